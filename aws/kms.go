@@ -1,0 +1,103 @@
+package aws
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/vigilsec/vigil"
+)
+
+func init() {
+	register(&service{name: "kms", types: []string{"aws.kms.key"}, collect: collectKMS})
+}
+
+// collectKMS lists customer-managed and AWS-managed keys with their rotation
+// status and key policy.
+func collectKMS(ctx context.Context, t *task) error {
+	client := kms.NewFromConfig(t.cfg)
+	p := kms.NewListKeysPaginator(client, &kms.ListKeysInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range page.Keys {
+			r, err := kmsKey(ctx, t, client, aws.ToString(k.KeyId))
+			if err != nil {
+				return err
+			}
+			if r.UID == "" {
+				continue
+			}
+			if err := t.emit(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// kmsKey describes one key. It returns an empty resource for a key deleted
+// between listing and describing.
+func kmsKey(ctx context.Context, t *task, client *kms.Client, id string) (vigil.Resource, error) {
+	d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &id})
+	if classify(err) == vigil.ENOTFOUND {
+		return vigil.Resource{}, nil
+	}
+	r := vigil.Resource{UID: t.arn("kms", t.region, "key/"+id), Type: "aws.kms.key", Name: id,
+		Properties: map[string]any{"key_id": id}}
+	if err != nil {
+		t.propErr(&r, "metadata", err)
+		return r, nil
+	}
+	m := d.KeyMetadata
+	r.UID = aws.ToString(m.Arn)
+	p := r.Properties
+	p["manager"] = string(m.KeyManager)
+	p["state"] = string(m.KeyState)
+	p["enabled"] = m.Enabled
+	p["key_spec"] = string(m.KeySpec)
+	p["key_usage"] = string(m.KeyUsage)
+	p["origin"] = string(m.Origin)
+	p["description"] = aws.ToString(m.Description)
+	p["multi_region"] = aws.ToBool(m.MultiRegion)
+	if m.DeletionDate != nil {
+		p["deletion_date"] = m.DeletionDate.UTC().Format(timeFormat)
+	}
+	if m.CreationDate != nil {
+		p["created"] = m.CreationDate.UTC().Format(timeFormat)
+	}
+	// Rotation applies to symmetric encryption keys only; AWS rejects the
+	// call for others, which is not a read failure.
+	if m.KeySpec == types.KeySpecSymmetricDefault && m.KeyState != types.KeyStatePendingDeletion {
+		rot, err := client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: &id})
+		if err != nil {
+			t.propErr(&r, "rotation_enabled", err)
+		} else {
+			p["rotation_enabled"] = rot.KeyRotationEnabled
+		}
+	} else {
+		p["rotation_enabled"] = nil
+	}
+	pol, err := client.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: &id, PolicyName: aws.String("default")})
+	if err != nil {
+		t.propErr(&r, "policy", err)
+	} else {
+		p["policy"] = parsePolicy(aws.ToString(pol.Policy))
+	}
+	if m.KeyManager == types.KeyManagerTypeCustomer {
+		tags, err := client.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: &id})
+		if err == nil {
+			r.Tags = map[string]string{}
+			for _, tg := range tags.Tags {
+				r.Tags[aws.ToString(tg.TagKey)] = aws.ToString(tg.TagValue)
+			}
+		} else {
+			t.propErr(&r, "tags", err)
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,347 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/jsondiff"
+)
+
+// resourceCols are the columns scanResource reads, in order.
+const resourceCols = `uid, provider, account, region, type, name, tags, properties, read_errors, hash, collected_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanResource(row scanner, extra ...any) (vigil.Resource, error) {
+	var r vigil.Resource
+	var tags, props, readErrors, collected string
+	dest := append([]any{&r.UID, &r.Provider, &r.Account, &r.Region, &r.Type, &r.Name,
+		&tags, &props, &readErrors, &r.Hash, &collected}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return r, err
+	}
+	var err error
+	if r.CollectedAt, err = parseTime(collected); err != nil {
+		return r, err
+	}
+	if err := unmarshal(tags, &r.Tags); err != nil {
+		return r, err
+	}
+	if err := unmarshal(props, &r.Properties); err != nil {
+		return r, err
+	}
+	return r, unmarshal(readErrors, &r.ReadErrors)
+}
+
+// document is the part of a resource that versions diff: the values of its
+// name, tags, properties and read errors, each either decoded or raw JSON.
+func document(name string, tags, props, readErrors any) map[string]any {
+	return map[string]any{"name": name, "tags": tags, "properties": props, "read_errors": readErrors}
+}
+
+// PutResources upserts the resources seen by scan scanID in one transaction,
+// and returns how many changed.
+//
+// A resource's Hash is computed (vigil.Resource.ComputeHash) when empty. A
+// resource that is new, whose hash differs from the stored one, or that was
+// deleted gets a new version, numbered one past the last, whose Diff goes
+// from the previous state's document {name, tags, properties, read_errors}
+// to the new one (nil for the first version; for a resurrected resource, from
+// the state before its deletion), and counts as changed. Every resource gets
+// collected_at and last_seen set to its CollectedAt (now if zero), its last
+// scan set to scanID, and its deletion cleared; its first_seen never changes.
+// The caller's slice is not modified.
+func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Resource) (int, error) {
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	changed := 0
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		stmts, err := prepare(ctx, tx,
+			`SELECT hash, deleted_at IS NOT NULL FROM resources WHERE uid = ?`,
+			`SELECT name, tags, properties, read_errors,
+				(SELECT max(seq) FROM resource_versions v WHERE v.uid = r.uid)
+			FROM resources r WHERE uid = ?`,
+			`INSERT INTO resources (uid, provider, account, region, type, name, tags, properties, read_errors,
+				hash, collected_at, first_seen, last_seen, last_scan_id, deleted_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+			ON CONFLICT (uid) DO UPDATE SET provider = excluded.provider, account = excluded.account,
+				region = excluded.region, type = excluded.type, name = excluded.name, tags = excluded.tags,
+				properties = excluded.properties, read_errors = excluded.read_errors, hash = excluded.hash,
+				collected_at = excluded.collected_at, last_seen = excluded.last_seen,
+				last_scan_id = excluded.last_scan_id, deleted_at = NULL`,
+			`UPDATE resources SET provider = ?, account = ?, region = ?, type = ?,
+				collected_at = ?, last_seen = ?, last_scan_id = ? WHERE uid = ?`,
+			`INSERT INTO resource_versions (uid, seq, hash, observed_at, scan_id, deleted, resource, diff)
+			VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
+		)
+		if err != nil {
+			return err
+		}
+		defer closeAll(stmts)
+		state, prev, upsert, touch, version := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
+
+		for _, r := range rs {
+			if r.UID == "" {
+				return vigil.Errorf(vigil.EINVALID, "resource %q of type %s has no uid", r.Name, r.Type)
+			}
+			if r.Hash == "" {
+				r.ComputeHash()
+			}
+			if r.CollectedAt.IsZero() {
+				r.CollectedAt = s.now()
+			}
+			r.CollectedAt = r.CollectedAt.UTC()
+			seen := formatTime(r.CollectedAt)
+
+			var hash string
+			var deleted bool
+			found := true
+			switch err := state.QueryRowContext(ctx, r.UID).Scan(&hash, &deleted); {
+			case errors.Is(err, sql.ErrNoRows):
+				found = false
+			case err != nil:
+				return fmt.Errorf("resource %s: %w", r.UID, err)
+			case hash == r.Hash && !deleted:
+				if _, err := touch.ExecContext(ctx, r.Provider, r.Account, r.Region, r.Type,
+					seen, seen, scanID, r.UID); err != nil {
+					return fmt.Errorf("resource %s: %w", r.UID, err)
+				}
+				continue
+			}
+
+			seq := 1
+			var diff []vigil.DiffOp
+			if found {
+				var name, tags, props, readErrors string
+				if err := prev.QueryRowContext(ctx, r.UID).Scan(&name, &tags, &props, &readErrors, &seq); err != nil {
+					return fmt.Errorf("resource %s: %w", r.UID, err)
+				}
+				seq++
+				diff = jsondiff.Diff(
+					document(name, json.RawMessage(tags), json.RawMessage(props), json.RawMessage(readErrors)),
+					document(r.Name, r.Tags, r.Properties, r.ReadErrors))
+			}
+			var tags, props, readErrors, doc, diffJSON string
+			for _, f := range []struct {
+				dst *string
+				v   any
+			}{{&tags, r.Tags}, {&props, r.Properties}, {&readErrors, r.ReadErrors}, {&doc, r}, {&diffJSON, diff}} {
+				if *f.dst, err = marshal(f.v); err != nil {
+					return fmt.Errorf("resource %s: %w", r.UID, err)
+				}
+			}
+			if _, err := upsert.ExecContext(ctx, r.UID, r.Provider, r.Account, r.Region, r.Type, r.Name,
+				tags, props, readErrors, r.Hash, seen, seen, seen, scanID); err != nil {
+				return fmt.Errorf("resource %s: %w", r.UID, err)
+			}
+			if _, err := version.ExecContext(ctx, r.UID, seq, r.Hash, seen, scanID, doc, diffJSON); err != nil {
+				return fmt.Errorf("resource %s: version %d: %w", r.UID, seq, err)
+			}
+			changed++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("put resources: %w", err)
+	}
+	return changed, nil
+}
+
+// prepare prepares the queries on tx, in order.
+func prepare(ctx context.Context, tx *sql.Tx, queries ...string) ([]*sql.Stmt, error) {
+	stmts := make([]*sql.Stmt, 0, len(queries))
+	for _, q := range queries {
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			closeAll(stmts)
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		stmts = append(stmts, st)
+	}
+	return stmts, nil
+}
+
+func closeAll(stmts []*sql.Stmt) {
+	for _, st := range stmts {
+		_ = st.Close()
+	}
+}
+
+// Sweep marks deleted, at time at, every resource in the scopes that is not
+// deleted and whose last scan is not scanID, all in one transaction, and
+// returns how many it deleted. A scope matches resources by account and type,
+// and by region unless its Region is "" (any region). Each deleted resource
+// gets a version with Deleted set, its last state as Resource and a Diff that
+// removes the whole document; its unresolved results (whatever their status,
+// which is kept) get resolved_at set to at.
+func (s *Store) Sweep(ctx context.Context, scanID string, at time.Time, scopes []vigil.Scope) (int, error) {
+	if len(scopes) == 0 {
+		return 0, nil
+	}
+	ts := formatTime(at)
+	deleted := 0
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		stmts, err := prepare(ctx, tx,
+			`SELECT `+resourceCols+`, (SELECT max(seq) FROM resource_versions v WHERE v.uid = r.uid)
+			FROM resources r
+			WHERE account = ? AND type = ? AND (? = '' OR region = ?) AND deleted_at IS NULL AND last_scan_id != ?
+			ORDER BY uid`,
+			`INSERT INTO resource_versions (uid, seq, hash, observed_at, scan_id, deleted, resource, diff)
+			VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
+			`UPDATE resources SET deleted_at = ? WHERE uid = ?`,
+			`UPDATE results SET resolved_at = ? WHERE resource_uid = ? AND resolved_at IS NULL`,
+		)
+		if err != nil {
+			return err
+		}
+		defer closeAll(stmts)
+		find, version, del, resolve := stmts[0], stmts[1], stmts[2], stmts[3]
+
+		for _, sc := range scopes {
+			gone, seqs, err := findGone(ctx, find, scanID, sc)
+			if err != nil {
+				return fmt.Errorf("scope %s/%s/%s: %w", sc.Account, sc.Region, sc.Type, err)
+			}
+			for i, r := range gone {
+				diff := jsondiff.Diff(document(r.Name, r.Tags, r.Properties, r.ReadErrors), map[string]any{})
+				doc, err := marshal(r)
+				if err != nil {
+					return fmt.Errorf("resource %s: %w", r.UID, err)
+				}
+				diffJSON, err := marshal(diff)
+				if err != nil {
+					return fmt.Errorf("resource %s: %w", r.UID, err)
+				}
+				if _, err := version.ExecContext(ctx, r.UID, seqs[i]+1, r.Hash, ts, scanID, doc, diffJSON); err != nil {
+					return fmt.Errorf("resource %s: %w", r.UID, err)
+				}
+				if _, err := del.ExecContext(ctx, ts, r.UID); err != nil {
+					return fmt.Errorf("resource %s: %w", r.UID, err)
+				}
+				if _, err := resolve.ExecContext(ctx, ts, r.UID); err != nil {
+					return fmt.Errorf("resource %s: resolve results: %w", r.UID, err)
+				}
+				deleted++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	return deleted, nil
+}
+
+// findGone reads the resources that Sweep deletes in one scope, with their
+// last version numbers, before any of them is changed.
+func findGone(ctx context.Context, find *sql.Stmt, scanID string, sc vigil.Scope) ([]vigil.Resource, []int, error) {
+	rows, err := find.QueryContext(ctx, sc.Account, sc.Type, sc.Region, sc.Region, scanID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var rs []vigil.Resource
+	var seqs []int
+	for rows.Next() {
+		var seq int
+		r, err := scanResource(rows, &seq)
+		if err != nil {
+			return nil, nil, err
+		}
+		rs = append(rs, r)
+		seqs = append(seqs, seq)
+	}
+	return rs, seqs, rows.Err()
+}
+
+// Resource returns the current state of the resource uid, also when it is
+// deleted; an unknown uid is an ENOTFOUND error.
+func (s *Store) Resource(ctx context.Context, uid string) (vigil.Resource, error) {
+	r, err := scanResource(s.r.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE uid = ?`, uid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return vigil.Resource{}, vigil.Errorf(vigil.ENOTFOUND, "resource %s not found", uid)
+	}
+	if err != nil {
+		return vigil.Resource{}, fmt.Errorf("resource %s: %w", uid, err)
+	}
+	return r, nil
+}
+
+// Resources lists the resources that are not deleted and match f, ordered by
+// type and uid, at most f.Limit of them when it is positive.
+func (s *Store) Resources(ctx context.Context, f vigil.ResourceFilter) ([]vigil.Resource, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT ` + resourceCols + ` FROM resources WHERE deleted_at IS NULL`)
+	var args []any
+	for _, c := range []struct{ col, val string }{{"account", f.Account}, {"region", f.Region}, {"type", f.Type}} {
+		if c.val != "" {
+			q.WriteString(" AND " + c.col + " = ?")
+			args = append(args, c.val)
+		}
+	}
+	q.WriteString(" ORDER BY type, uid")
+	if f.Limit > 0 {
+		q.WriteString(" LIMIT ?")
+		args = append(args, f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("resources: %w", err)
+	}
+	defer rows.Close()
+	var rs []vigil.Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, fmt.Errorf("resources: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("resources: %w", err)
+	}
+	return rs, nil
+}
+
+// Versions returns the versions of the resource uid, oldest first; an
+// unknown uid is an ENOTFOUND error.
+func (s *Store) Versions(ctx context.Context, uid string) ([]vigil.Version, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, hash, observed_at, scan_id, actor, deleted, resource, diff
+		FROM resource_versions WHERE uid = ? ORDER BY seq`, uid)
+	if err != nil {
+		return nil, fmt.Errorf("versions of %s: %w", uid, err)
+	}
+	defer rows.Close()
+	var vs []vigil.Version
+	for rows.Next() {
+		v := vigil.Version{UID: uid}
+		var observed, doc, diff string
+		if err := rows.Scan(&v.Seq, &v.Hash, &observed, &v.ScanID, &v.Actor, &v.Deleted, &doc, &diff); err != nil {
+			return nil, fmt.Errorf("versions of %s: %w", uid, err)
+		}
+		if v.ObservedAt, err = parseTime(observed); err != nil {
+			return nil, fmt.Errorf("versions of %s: %w", uid, err)
+		}
+		if err := unmarshal(doc, &v.Resource); err != nil {
+			return nil, fmt.Errorf("versions of %s: %w", uid, err)
+		}
+		if err := unmarshal(diff, &v.Diff); err != nil {
+			return nil, fmt.Errorf("versions of %s: %w", uid, err)
+		}
+		vs = append(vs, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("versions of %s: %w", uid, err)
+	}
+	if len(vs) == 0 {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "resource %s not found", uid)
+	}
+	return vs, nil
+}

@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vigilsec/vigil"
+)
+
+// PutResults upserts the results of scan scanID, one row per (check,
+// resource), in one transaction.
+//
+// Each result is evaluated at its LastSeen time (now if zero); its
+// FirstSeen, StatusSince, ResolvedAt and ScanID fields are ignored. A new
+// result starts with first_seen, status_since and last_seen at that time
+// and is unresolved, whatever its status (a pass never opened). On an
+// existing one: first_seen is kept; status_since moves to the evaluation time
+// when the status changes; a pass after a fail or error resolves it (keeping
+// an earlier resolution time), a fail or error reopens it, and a pass after a
+// pass or a mute keeps its resolution state, as does a mute; last_seen,
+// reason, severity, scan and the resource's type, provider, account and
+// region are updated.
+func (s *Store) PutResults(ctx context.Context, scanID string, rs []vigil.Result) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO results (check_id, resource_uid, resource_type, provider,
+				account, region, severity, status, reason, first_seen, status_since, last_seen, resolved_at, scan_id)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10, NULL, ?11)
+			ON CONFLICT (check_id, resource_uid) DO UPDATE SET
+				status_since = CASE WHEN results.status = excluded.status THEN results.status_since
+					ELSE excluded.last_seen END,
+				resolved_at = CASE
+					WHEN excluded.status IN ('fail', 'error') THEN NULL
+					WHEN excluded.status = 'pass' AND results.status IN ('fail', 'error')
+						THEN coalesce(results.resolved_at, excluded.last_seen)
+					ELSE results.resolved_at END,
+				status = excluded.status, last_seen = excluded.last_seen, reason = excluded.reason,
+				severity = excluded.severity, scan_id = excluded.scan_id,
+				resource_type = excluded.resource_type, provider = excluded.provider,
+				account = excluded.account, region = excluded.region`)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		defer st.Close()
+		for _, r := range rs {
+			if r.CheckID == "" || r.ResourceUID == "" {
+				return vigil.Errorf(vigil.EINVALID, "result needs a check id and a resource uid (got %q, %q)", r.CheckID, r.ResourceUID)
+			}
+			at := r.LastSeen
+			if at.IsZero() {
+				at = s.now()
+			}
+			if _, err := st.ExecContext(ctx, r.CheckID, r.ResourceUID, r.ResourceType, r.Provider, r.Account,
+				r.Region, r.Severity, r.Status, r.Reason, formatTime(at), scanID); err != nil {
+				return fmt.Errorf("result %s on %s: %w", r.CheckID, r.ResourceUID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put results: %w", err)
+	}
+	return nil
+}
+
+// ResolveStale sets resolved_at to at on the unresolved results, other than
+// passes, of the checks in checkIDs that match a scope (by account and
+// resource type, and by region unless the scope's Region is "") and that scan
+// scanID did not produce, in one transaction, and returns how many it
+// resolved. With no check ids or no scopes it does nothing.
+func (s *Store) ResolveStale(ctx context.Context, scanID string, at time.Time, checkIDs []string, scopes []vigil.Scope) (int, error) {
+	if len(checkIDs) == 0 || len(scopes) == 0 {
+		return 0, nil
+	}
+	ids, err := marshal(checkIDs)
+	if err != nil {
+		return 0, fmt.Errorf("resolve stale: %w", err)
+	}
+	ts := formatTime(at)
+	total := 0
+	err = inTx(ctx, s.w, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE results SET resolved_at = ?
+			WHERE check_id IN (SELECT value FROM json_each(?))
+				AND account = ? AND resource_type = ? AND (? = '' OR region = ?)
+				AND scan_id != ? AND resolved_at IS NULL AND status != 'pass'`)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		defer st.Close()
+		for _, sc := range scopes {
+			res, err := st.ExecContext(ctx, ts, ids, sc.Account, sc.Type, sc.Region, sc.Region, scanID)
+			if err != nil {
+				return fmt.Errorf("scope %s/%s/%s: %w", sc.Account, sc.Region, sc.Type, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("scope %s/%s/%s: %w", sc.Account, sc.Region, sc.Type, err)
+			}
+			total += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("resolve stale: %w", err)
+	}
+	return total, nil
+}
+
+// Results lists the results matching f, worst severity first, then by check
+// id and resource uid.
+func (s *Store) Results(ctx context.Context, f vigil.ResultFilter) ([]vigil.Result, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT check_id, resource_uid, resource_type, provider, account, region, severity, status,
+		reason, first_seen, status_since, last_seen, resolved_at, scan_id FROM results WHERE 1 = 1`)
+	var args []any
+	for _, c := range []struct{ col, val string }{
+		{"account", f.Account}, {"check_id", f.CheckID}, {"resource_uid", f.UID}, {"scan_id", f.ScanID},
+	} {
+		if c.val != "" {
+			q.WriteString(" AND " + c.col + " = ?")
+			args = append(args, c.val)
+		}
+	}
+	if len(f.Statuses) > 0 {
+		q.WriteString(" AND status IN (?" + strings.Repeat(", ?", len(f.Statuses)-1) + ")")
+		for _, st := range f.Statuses {
+			args = append(args, st)
+		}
+	}
+	if f.Open {
+		q.WriteString(" AND resolved_at IS NULL")
+	}
+	q.WriteString(` ORDER BY CASE severity WHEN 'critical' THEN 5 WHEN 'high' THEN 4 WHEN 'medium' THEN 3
+		WHEN 'low' THEN 2 WHEN 'info' THEN 1 ELSE 0 END DESC, check_id, resource_uid`)
+	rows, err := s.r.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	defer rows.Close()
+	var rs []vigil.Result
+	for rows.Next() {
+		var r vigil.Result
+		var first, since, last string
+		var resolved sql.NullString
+		if err := rows.Scan(&r.CheckID, &r.ResourceUID, &r.ResourceType, &r.Provider, &r.Account, &r.Region,
+			&r.Severity, &r.Status, &r.Reason, &first, &since, &last, &resolved, &r.ScanID); err != nil {
+			return nil, fmt.Errorf("results: %w", err)
+		}
+		for _, t := range []struct {
+			s   string
+			dst *time.Time
+		}{{first, &r.FirstSeen}, {since, &r.StatusSince}, {last, &r.LastSeen}} {
+			if *t.dst, err = parseTime(t.s); err != nil {
+				return nil, fmt.Errorf("results: %w", err)
+			}
+		}
+		if r.ResolvedAt, err = parseTimePtr(resolved); err != nil {
+			return nil, fmt.Errorf("results: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	return rs, nil
+}
