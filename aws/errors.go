@@ -2,10 +2,12 @@ package aws
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
 	"github.com/vigilsec/vigil"
@@ -31,6 +33,21 @@ func classify(err error) string {
 			strings.HasSuffix(code, "NotFoundException"), strings.HasSuffix(code, "NotFoundFault"),
 			strings.Contains(code, ".NotFound"):
 			return vigil.ENOTFOUND
+		}
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		switch code := re.HTTPStatusCode(); {
+		case code == 429:
+			return vigil.ETHROTTLED
+		case code == 401:
+			return vigil.EUNAUTHORIZED
+		case code == 403:
+			return vigil.EFORBIDDEN
+		case code == 404:
+			return vigil.ENOTFOUND
+		case code >= 500:
+			return vigil.EUNAVAILABLE
 		}
 	}
 	var maxAttempts *retry.MaxAttemptsError
@@ -103,6 +120,19 @@ func message(err error) string {
 			return ae.ErrorCode() + ": " + m
 		}
 		return ae.ErrorCode()
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		msg := fmt.Sprintf("HTTP %d", re.HTTPStatusCode())
+		var ma *retry.MaxAttemptsError
+		if errors.As(err, &ma) {
+			msg += fmt.Sprintf(" after %d attempts", ma.Attempt)
+		}
+		return msg
+	}
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		return oe.Err.Error()
 	}
 	return err.Error()
 }

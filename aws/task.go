@@ -259,7 +259,9 @@ func newSynthetic(account, part string, regions []string, at time.Time) *synthet
 	return s
 }
 
-func (s *synthetic) accountUID() string { return fmt.Sprintf("arn:%s:vigil::%s:account", s.part, s.account) }
+func (s *synthetic) accountUID() string {
+	return fmt.Sprintf("arn:%s:vigil::%s:account", s.part, s.account)
+}
 
 func (s *synthetic) regionUID(region string) string {
 	return fmt.Sprintf("arn:%s:vigil:%s:%s:region", s.part, region, s.account)

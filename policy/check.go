@@ -2,8 +2,8 @@ package policy
 
 import (
 	"fmt"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 

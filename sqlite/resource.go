@@ -64,20 +64,19 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 	changed := 0
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		stmts, err := prepare(ctx, tx,
-			`SELECT hash, deleted_at IS NOT NULL FROM resources WHERE uid = ?`,
+			`SELECT hash, deleted_at IS NOT NULL, provider, account, region, type FROM resources WHERE uid = ?`,
 			`SELECT name, tags, properties, read_errors,
 				(SELECT max(seq) FROM resource_versions v WHERE v.uid = r.uid)
 			FROM resources r WHERE uid = ?`,
 			`INSERT INTO resources (uid, provider, account, region, type, name, tags, properties, read_errors,
 				hash, collected_at, first_seen, last_seen, last_scan_id, deleted_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11, ?12, NULL)
 			ON CONFLICT (uid) DO UPDATE SET provider = excluded.provider, account = excluded.account,
 				region = excluded.region, type = excluded.type, name = excluded.name, tags = excluded.tags,
 				properties = excluded.properties, read_errors = excluded.read_errors, hash = excluded.hash,
 				collected_at = excluded.collected_at, last_seen = excluded.last_seen,
 				last_scan_id = excluded.last_scan_id, deleted_at = NULL`,
-			`UPDATE resources SET provider = ?, account = ?, region = ?, type = ?,
-				collected_at = ?, last_seen = ?, last_scan_id = ? WHERE uid = ?`,
+			`UPDATE resources SET collected_at = ?1, last_seen = ?1, last_scan_id = ?2 WHERE uid = ?3`,
 			`INSERT INTO resource_versions (uid, seq, hash, observed_at, scan_id, deleted, resource, diff)
 			VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
 		)
@@ -85,8 +84,7 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 			return err
 		}
 		defer closeAll(stmts)
-		state, prev, upsert, touch, version := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
-
+		p := putter{state: stmts[0], prev: stmts[1], upsert: stmts[2], touch: stmts[3], version: stmts[4]}
 		for _, r := range rs {
 			if r.UID == "" {
 				return vigil.Errorf(vigil.EINVALID, "resource %q of type %s has no uid", r.Name, r.Type)
@@ -98,53 +96,13 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 				r.CollectedAt = s.now()
 			}
 			r.CollectedAt = r.CollectedAt.UTC()
-			seen := formatTime(r.CollectedAt)
-
-			var hash string
-			var deleted bool
-			found := true
-			switch err := state.QueryRowContext(ctx, r.UID).Scan(&hash, &deleted); {
-			case errors.Is(err, sql.ErrNoRows):
-				found = false
-			case err != nil:
-				return fmt.Errorf("resource %s: %w", r.UID, err)
-			case hash == r.Hash && !deleted:
-				if _, err := touch.ExecContext(ctx, r.Provider, r.Account, r.Region, r.Type,
-					seen, seen, scanID, r.UID); err != nil {
-					return fmt.Errorf("resource %s: %w", r.UID, err)
-				}
-				continue
-			}
-
-			seq := 1
-			var diff []vigil.DiffOp
-			if found {
-				var name, tags, props, readErrors string
-				if err := prev.QueryRowContext(ctx, r.UID).Scan(&name, &tags, &props, &readErrors, &seq); err != nil {
-					return fmt.Errorf("resource %s: %w", r.UID, err)
-				}
-				seq++
-				diff = jsondiff.Diff(
-					document(name, json.RawMessage(tags), json.RawMessage(props), json.RawMessage(readErrors)),
-					document(r.Name, r.Tags, r.Properties, r.ReadErrors))
-			}
-			var tags, props, readErrors, doc, diffJSON string
-			for _, f := range []struct {
-				dst *string
-				v   any
-			}{{&tags, r.Tags}, {&props, r.Properties}, {&readErrors, r.ReadErrors}, {&doc, r}, {&diffJSON, diff}} {
-				if *f.dst, err = marshal(f.v); err != nil {
-					return fmt.Errorf("resource %s: %w", r.UID, err)
-				}
-			}
-			if _, err := upsert.ExecContext(ctx, r.UID, r.Provider, r.Account, r.Region, r.Type, r.Name,
-				tags, props, readErrors, r.Hash, seen, seen, seen, scanID); err != nil {
+			c, err := p.put(ctx, scanID, r)
+			if err != nil {
 				return fmt.Errorf("resource %s: %w", r.UID, err)
 			}
-			if _, err := version.ExecContext(ctx, r.UID, seq, r.Hash, seen, scanID, doc, diffJSON); err != nil {
-				return fmt.Errorf("resource %s: version %d: %w", r.UID, seq, err)
+			if c {
+				changed++
 			}
-			changed++
 		}
 		return nil
 	})
@@ -152,6 +110,105 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 		return 0, fmt.Errorf("put resources: %w", err)
 	}
 	return changed, nil
+}
+
+// putter holds the statements PutResources prepares in its transaction.
+type putter struct{ state, prev, upsert, touch, version *sql.Stmt }
+
+// put stores r, hashed and with its collection time set, and reports whether
+// it got a new version.
+func (p putter) put(ctx context.Context, scanID string, r vigil.Resource) (bool, error) {
+	seen := formatTime(r.CollectedAt)
+	var hash string
+	var deleted bool
+	var was vigil.Resource
+	err := p.state.QueryRowContext(ctx, r.UID).Scan(&hash, &deleted, &was.Provider, &was.Account, &was.Region, &was.Type)
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	same := found && hash == r.Hash && !deleted
+	if same && was.Provider == r.Provider && was.Account == r.Account && was.Region == r.Region && was.Type == r.Type {
+		// Unchanged, the common case: a narrow update that leaves the
+		// indexed columns alone.
+		_, err := p.touch.ExecContext(ctx, seen, scanID, r.UID)
+		return false, err
+	}
+
+	enc, err := encodeResource(r)
+	if err != nil {
+		return false, err
+	}
+	upsert := func() error {
+		_, err := p.upsert.ExecContext(ctx, r.UID, r.Provider, r.Account, r.Region, r.Type, r.Name,
+			enc.tags, enc.props, enc.readErrors, r.Hash, seen, scanID)
+		return err
+	}
+	if same {
+		// Only the labels outside the hash changed (say the region of a
+		// global resource): rewrite the row, with no version.
+		return false, upsert()
+	}
+	seq := 1
+	var diff []vigil.DiffOp
+	if found {
+		var name, tags, props, readErrors string
+		if err := p.prev.QueryRowContext(ctx, r.UID).Scan(&name, &tags, &props, &readErrors, &seq); err != nil {
+			return false, err
+		}
+		seq++
+		diff = jsondiff.Diff(
+			document(name, json.RawMessage(tags), json.RawMessage(props), json.RawMessage(readErrors)),
+			document(r.Name, r.Tags, r.Properties, r.ReadErrors))
+	}
+	diffJSON, err := marshal(diff)
+	if err != nil {
+		return false, err
+	}
+	if err := upsert(); err != nil {
+		return false, err
+	}
+	if _, err := p.version.ExecContext(ctx, r.UID, seq, r.Hash, seen, scanID, enc.doc, diffJSON); err != nil {
+		return false, fmt.Errorf("version %d: %w", seq, err)
+	}
+	return true, nil
+}
+
+// encoded is a resource's JSON: its tags, properties and read errors for
+// their columns, and the whole resource for its version.
+type encoded struct{ tags, props, readErrors, doc string }
+
+// encodeResource encodes each of r's documents once and splices them into
+// the whole: properties are most of a resource, and encoding is most of
+// PutResources's time.
+func encodeResource(r vigil.Resource) (encoded, error) {
+	var e encoded
+	var err error
+	if e.tags, err = marshal(r.Tags); err != nil {
+		return e, err
+	}
+	if e.props, err = marshal(r.Properties); err != nil {
+		return e, err
+	}
+	if e.readErrors, err = marshal(r.ReadErrors); err != nil {
+		return e, err
+	}
+	// The outer fields hide the embedded Resource's fields of the same JSON
+	// names; empty raw values are omitted as Resource omits empty ones.
+	d := struct {
+		vigil.Resource
+		Tags       json.RawMessage `json:"tags,omitempty"`
+		Properties json.RawMessage `json:"properties"`
+		ReadErrors json.RawMessage `json:"read_errors,omitempty"`
+	}{Resource: r, Properties: json.RawMessage(e.props)}
+	if len(r.Tags) > 0 {
+		d.Tags = json.RawMessage(e.tags)
+	}
+	if len(r.ReadErrors) > 0 {
+		d.ReadErrors = json.RawMessage(e.readErrors)
+	}
+	e.doc, err = marshal(d)
+	return e, err
 }
 
 // prepare prepares the queries on tx, in order.

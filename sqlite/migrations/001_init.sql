@@ -57,7 +57,7 @@ CREATE TABLE resource_versions (
 	resource    TEXT NOT NULL,
 	diff        TEXT NOT NULL DEFAULT 'null',
 	PRIMARY KEY (uid, seq)
-) WITHOUT ROWID;
+);
 CREATE INDEX resource_versions_observed_at ON resource_versions (observed_at);
 
 CREATE TABLE results (

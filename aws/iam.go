@@ -1,0 +1,735 @@
+package aws
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/vigilsec/vigil"
+)
+
+// Resource types of the IAM collector.
+const (
+	typeIAMUser       = "aws.iam.user"
+	typeIAMGroup      = "aws.iam.group"
+	typeIAMRole       = "aws.iam.role"
+	typeIAMPolicy     = "aws.iam.policy"
+	typeIAMServerCert = "aws.iam.server_certificate"
+)
+
+func init() {
+	register(&service{name: "iam", global: true,
+		types:   []string{typeIAMUser, typeIAMGroup, typeIAMRole, typeIAMPolicy, typeIAMServerCert},
+		collect: collectIAM})
+}
+
+// credentialReportWait bounds how long a scan waits for IAM to generate the
+// credential report. AWS documents generation as taking "a few seconds" per
+// hundred users; past this bound the report is recorded as unreadable.
+const credentialReportWait = 2 * time.Minute
+
+// collectIAM lists users, groups, roles, customer-managed policies and
+// server certificates, and sets the account-wide IAM settings on
+// aws.account. Every call is sequential: IAM throttles at about 10
+// requests per second per account, which is the bound whatever the
+// concurrency, so a user costs about one second (8–10 calls).
+func collectIAM(ctx context.Context, t *task) error {
+	c := iam.NewFromConfig(t.cfg)
+	// The credential report is generated asynchronously: ask for it first
+	// and fetch it last, so that generation overlaps the listings.
+	reportErr := iamStartCredentialReport(ctx, c)
+	iamAccountSettings(ctx, t, c)
+	for _, list := range []func(context.Context, *task, *iam.Client) error{
+		iamUsers, iamGroups, iamRoles, iamPolicies, iamServerCertificates,
+	} {
+		if err := list(ctx, t, c); err != nil {
+			return err
+		}
+	}
+	iamCredentialReport(ctx, t, c, reportErr)
+	return ctx.Err()
+}
+
+// iamPager is the shape of every SDK paginator of the IAM client.
+type iamPager[O any] interface {
+	HasMorePages() bool
+	NextPage(context.Context, ...func(*iam.Options)) (O, error)
+}
+
+// iamPages runs each on every page of p, stopping at the first error.
+func iamPages[O any](ctx context.Context, p iamPager[O], each func(O)) error {
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		each(out)
+	}
+	return nil
+}
+
+// iamTime formats an optional SDK timestamp; nil gives nil (JSON null).
+func iamTime(ts *time.Time) any {
+	if ts == nil || ts.IsZero() {
+		return nil
+	}
+	return ts.UTC().Format(timeFormat)
+}
+
+// iamOptString returns nil for an absent or empty string and for AWS's
+// "N/A" placeholder.
+func iamOptString(s *string) any {
+	if s == nil || *s == "" || *s == "N/A" {
+		return nil
+	}
+	return *s
+}
+
+func iamTags(tags []types.Tag) map[string]string {
+	return tagMap(tags, func(t types.Tag) (*string, *string) { return t.Key, t.Value })
+}
+
+func iamBoundary(b *types.AttachedPermissionsBoundary) any {
+	if b == nil || b.PermissionsBoundaryArn == nil {
+		return nil
+	}
+	return aws.ToString(b.PermissionsBoundaryArn)
+}
+
+// iamAttachedList converts attached managed policies to [{name, arn}].
+func iamAttachedList(ps []types.AttachedPolicy) []any {
+	out := make([]any, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, map[string]any{"name": aws.ToString(p.PolicyName), "arn": aws.ToString(p.PolicyArn)})
+	}
+	return out
+}
+
+// iamInline reads inline policies: the names from list, then each
+// document with get. Any failure fails the whole property.
+func iamInline(names []string, get func(name string) (*string, error)) ([]any, error) {
+	out := make([]any, 0, len(names))
+	for _, n := range names {
+		doc, err := get(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, map[string]any{"name": n, "document": parsePolicy(aws.ToString(doc))})
+	}
+	return out, nil
+}
+
+func iamIsGone(err error) bool { return hasCode(err, "NoSuchEntity") }
+
+// iamUsers lists and describes every IAM user.
+func iamUsers(ctx context.Context, t *task, c *iam.Client) error {
+	p := iam.NewListUsersPaginator(c, &iam.ListUsersInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.listFailed(typeIAMUser, err)
+			return nil
+		}
+		for _, u := range page.Users {
+			r, ok := iamUser(ctx, t, c, u)
+			if !ok {
+				continue
+			}
+			if err := t.emit(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// iamUser describes one user. It returns false for a user deleted between
+// listing and describing.
+func iamUser(ctx context.Context, t *task, c *iam.Client, u types.User) (vigil.Resource, bool) {
+	name := aws.ToString(u.UserName)
+	r := vigil.Resource{UID: aws.ToString(u.Arn), Type: typeIAMUser, Name: name, Properties: map[string]any{
+		"arn":                aws.ToString(u.Arn),
+		"user_id":            aws.ToString(u.UserId),
+		"path":               aws.ToString(u.Path),
+		"created":            iamTime(u.CreateDate),
+		"password_last_used": iamTime(u.PasswordLastUsed),
+	}}
+	p := r.Properties
+
+	// GetUser adds what ListUsers leaves out: tags and the boundary.
+	g, err := c.GetUser(ctx, &iam.GetUserInput{UserName: &name})
+	switch {
+	case iamIsGone(err):
+		return r, false
+	case err != nil:
+		t.propErr(&r, "permissions_boundary", err)
+		t.propErr(&r, "tags", err)
+	default:
+		p["permissions_boundary"] = iamBoundary(g.User.PermissionsBoundary)
+		r.Tags = iamTags(g.User.Tags)
+		if g.User.PasswordLastUsed != nil {
+			p["password_last_used"] = iamTime(g.User.PasswordLastUsed)
+		}
+	}
+
+	// NoSuchEntity from GetLoginProfile is AWS's way of saying the user
+	// has no console password.
+	lp, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: &name})
+	switch {
+	case iamIsGone(err):
+		p["login_profile"] = nil
+	case err != nil:
+		t.propErr(&r, "login_profile", err)
+	default:
+		p["login_profile"] = map[string]any{
+			"created":                 iamTime(lp.LoginProfile.CreateDate),
+			"password_reset_required": lp.LoginProfile.PasswordResetRequired,
+		}
+	}
+
+	mfa := []any{}
+	err = iamPages(ctx, iam.NewListMFADevicesPaginator(c, &iam.ListMFADevicesInput{UserName: &name}),
+		func(o *iam.ListMFADevicesOutput) {
+			for _, d := range o.MFADevices {
+				serial := aws.ToString(d.SerialNumber)
+				mfa = append(mfa, map[string]any{"serial": serial, "enabled": iamTime(d.EnableDate), "kind": iamMFAKind(serial)})
+			}
+		})
+	if err != nil {
+		t.propErr(&r, "mfa_devices", err)
+	} else {
+		p["mfa_devices"] = mfa
+	}
+
+	if keys, err := iamAccessKeys(ctx, c, name); err != nil {
+		t.propErr(&r, "access_keys", err)
+	} else {
+		p["access_keys"] = keys
+	}
+
+	var attached []types.AttachedPolicy
+	err = iamPages(ctx, iam.NewListAttachedUserPoliciesPaginator(c, &iam.ListAttachedUserPoliciesInput{UserName: &name}),
+		func(o *iam.ListAttachedUserPoliciesOutput) { attached = append(attached, o.AttachedPolicies...) })
+	if err != nil {
+		t.propErr(&r, "attached_policies", err)
+	} else {
+		p["attached_policies"] = iamAttachedList(attached)
+	}
+
+	var names []string
+	err = iamPages(ctx, iam.NewListUserPoliciesPaginator(c, &iam.ListUserPoliciesInput{UserName: &name}),
+		func(o *iam.ListUserPoliciesOutput) { names = append(names, o.PolicyNames...) })
+	var inline []any
+	if err == nil {
+		inline, err = iamInline(names, func(n string) (*string, error) {
+			out, err := c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: &name, PolicyName: &n})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		})
+	}
+	if err != nil {
+		t.propErr(&r, "inline_policies", err)
+	} else {
+		p["inline_policies"] = inline
+	}
+
+	groups := []any{}
+	err = iamPages(ctx, iam.NewListGroupsForUserPaginator(c, &iam.ListGroupsForUserInput{UserName: &name}),
+		func(o *iam.ListGroupsForUserOutput) {
+			for _, g := range o.Groups {
+				groups = append(groups, aws.ToString(g.GroupName))
+			}
+		})
+	if err != nil {
+		t.propErr(&r, "groups", err)
+	} else {
+		p["groups"] = groups
+	}
+	return r, true
+}
+
+// iamMFAKind tells an MFA device's kind from its serial: virtual devices
+// and FIDO security keys are IAM resources with an ARN, hardware TOTP
+// tokens carry the token's serial number.
+func iamMFAKind(serial string) string {
+	switch {
+	case strings.Contains(serial, ":mfa/"):
+		return "virtual"
+	case strings.Contains(serial, ":u2f/"):
+		return "fido"
+	}
+	return "hardware"
+}
+
+// iamAccessKeys lists a user's access keys with when each was last used.
+func iamAccessKeys(ctx context.Context, c *iam.Client, user string) ([]any, error) {
+	var meta []types.AccessKeyMetadata
+	err := iamPages(ctx, iam.NewListAccessKeysPaginator(c, &iam.ListAccessKeysInput{UserName: &user}),
+		func(o *iam.ListAccessKeysOutput) { meta = append(meta, o.AccessKeyMetadata...) })
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]any, 0, len(meta))
+	for _, k := range meta {
+		key := map[string]any{
+			"id":      aws.ToString(k.AccessKeyId),
+			"status":  string(k.Status),
+			"created": iamTime(k.CreateDate),
+		}
+		lu, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
+		if err != nil {
+			return nil, err
+		}
+		key["last_used"], key["last_used_service"], key["last_used_region"] = nil, nil, nil
+		if u := lu.AccessKeyLastUsed; u != nil {
+			key["last_used"] = iamTime(u.LastUsedDate)
+			key["last_used_service"] = iamOptString(u.ServiceName)
+			key["last_used_region"] = iamOptString(u.Region)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// iamGroups lists and describes every IAM group.
+func iamGroups(ctx context.Context, t *task, c *iam.Client) error {
+	p := iam.NewListGroupsPaginator(c, &iam.ListGroupsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.listFailed(typeIAMGroup, err)
+			return nil
+		}
+		for _, g := range page.Groups {
+			r, ok := iamGroup(ctx, t, c, g)
+			if !ok {
+				continue
+			}
+			if err := t.emit(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func iamGroup(ctx context.Context, t *task, c *iam.Client, g types.Group) (vigil.Resource, bool) {
+	name := aws.ToString(g.GroupName)
+	r := vigil.Resource{UID: aws.ToString(g.Arn), Type: typeIAMGroup, Name: name, Properties: map[string]any{
+		"arn":      aws.ToString(g.Arn),
+		"group_id": aws.ToString(g.GroupId),
+		"path":     aws.ToString(g.Path),
+		"created":  iamTime(g.CreateDate),
+	}}
+	p := r.Properties
+
+	members := 0
+	err := iamPages(ctx, iam.NewGetGroupPaginator(c, &iam.GetGroupInput{GroupName: &name}),
+		func(o *iam.GetGroupOutput) { members += len(o.Users) })
+	switch {
+	case iamIsGone(err):
+		return r, false
+	case err != nil:
+		t.propErr(&r, "member_count", err)
+	default:
+		p["member_count"] = members
+	}
+
+	var attached []types.AttachedPolicy
+	err = iamPages(ctx, iam.NewListAttachedGroupPoliciesPaginator(c, &iam.ListAttachedGroupPoliciesInput{GroupName: &name}),
+		func(o *iam.ListAttachedGroupPoliciesOutput) { attached = append(attached, o.AttachedPolicies...) })
+	if err != nil {
+		t.propErr(&r, "attached_policies", err)
+	} else {
+		p["attached_policies"] = iamAttachedList(attached)
+	}
+
+	var names []string
+	err = iamPages(ctx, iam.NewListGroupPoliciesPaginator(c, &iam.ListGroupPoliciesInput{GroupName: &name}),
+		func(o *iam.ListGroupPoliciesOutput) { names = append(names, o.PolicyNames...) })
+	var inline []any
+	if err == nil {
+		inline, err = iamInline(names, func(n string) (*string, error) {
+			out, err := c.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: &name, PolicyName: &n})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		})
+	}
+	if err != nil {
+		t.propErr(&r, "inline_policies", err)
+	} else {
+		p["inline_policies"] = inline
+	}
+	return r, true
+}
+
+// iamRoles lists and describes every IAM role.
+func iamRoles(ctx context.Context, t *task, c *iam.Client) error {
+	p := iam.NewListRolesPaginator(c, &iam.ListRolesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.listFailed(typeIAMRole, err)
+			return nil
+		}
+		for _, role := range page.Roles {
+			r, ok := iamRole(ctx, t, c, role)
+			if !ok {
+				continue
+			}
+			if err := t.emit(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func iamRole(ctx context.Context, t *task, c *iam.Client, role types.Role) (vigil.Resource, bool) {
+	name := aws.ToString(role.RoleName)
+	path := aws.ToString(role.Path)
+	r := vigil.Resource{UID: aws.ToString(role.Arn), Type: typeIAMRole, Name: name, Properties: map[string]any{
+		"arn":                  aws.ToString(role.Arn),
+		"role_id":              aws.ToString(role.RoleId),
+		"path":                 path,
+		"created":              iamTime(role.CreateDate),
+		"description":          aws.ToString(role.Description),
+		"max_session_duration": int64(aws.ToInt32(role.MaxSessionDuration)),
+		"trust_policy":         parsePolicy(aws.ToString(role.AssumeRolePolicyDocument)),
+		"service_linked":       strings.HasPrefix(path, "/aws-service-role/"),
+	}}
+	p := r.Properties
+
+	// ListRoles leaves out the last use, the tags and the boundary.
+	g, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+	switch {
+	case iamIsGone(err):
+		return r, false
+	case err != nil:
+		t.propErr(&r, "last_used", err)
+		t.propErr(&r, "last_used_region", err)
+		t.propErr(&r, "permissions_boundary", err)
+		t.propErr(&r, "tags", err)
+	default:
+		p["last_used"], p["last_used_region"] = nil, nil
+		if lu := g.Role.RoleLastUsed; lu != nil {
+			p["last_used"] = iamTime(lu.LastUsedDate)
+			p["last_used_region"] = iamOptString(lu.Region)
+		}
+		p["permissions_boundary"] = iamBoundary(g.Role.PermissionsBoundary)
+		r.Tags = iamTags(g.Role.Tags)
+	}
+
+	var attached []types.AttachedPolicy
+	err = iamPages(ctx, iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: &name}),
+		func(o *iam.ListAttachedRolePoliciesOutput) { attached = append(attached, o.AttachedPolicies...) })
+	if err != nil {
+		t.propErr(&r, "attached_policies", err)
+	} else {
+		p["attached_policies"] = iamAttachedList(attached)
+	}
+
+	var names []string
+	err = iamPages(ctx, iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: &name}),
+		func(o *iam.ListRolePoliciesOutput) { names = append(names, o.PolicyNames...) })
+	var inline []any
+	if err == nil {
+		inline, err = iamInline(names, func(n string) (*string, error) {
+			out, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: &n})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		})
+	}
+	if err != nil {
+		t.propErr(&r, "inline_policies", err)
+	} else {
+		p["inline_policies"] = inline
+	}
+	return r, true
+}
+
+// iamPolicies lists customer-managed policies (Scope=Local) with the
+// document of their default version.
+func iamPolicies(ctx context.Context, t *task, c *iam.Client) error {
+	p := iam.NewListPoliciesPaginator(c, &iam.ListPoliciesInput{Scope: types.PolicyScopeTypeLocal})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.listFailed(typeIAMPolicy, err)
+			return nil
+		}
+		for _, pol := range page.Policies {
+			r := vigil.Resource{UID: aws.ToString(pol.Arn), Type: typeIAMPolicy, Name: aws.ToString(pol.PolicyName),
+				Properties: map[string]any{
+					"arn":                              aws.ToString(pol.Arn),
+					"policy_id":                        aws.ToString(pol.PolicyId),
+					"path":                             aws.ToString(pol.Path),
+					"created":                          iamTime(pol.CreateDate),
+					"updated":                          iamTime(pol.UpdateDate),
+					"default_version_id":               aws.ToString(pol.DefaultVersionId),
+					"attachment_count":                 int64(aws.ToInt32(pol.AttachmentCount)),
+					"permissions_boundary_usage_count": int64(aws.ToInt32(pol.PermissionsBoundaryUsageCount)),
+					"is_attachable":                    pol.IsAttachable,
+				}}
+			v, err := c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: pol.Arn, VersionId: pol.DefaultVersionId})
+			switch {
+			case iamIsGone(err):
+				continue
+			case err != nil:
+				t.propErr(&r, "document", err)
+			default:
+				r.Properties["document"] = parsePolicy(aws.ToString(v.PolicyVersion.Document))
+			}
+			if err := t.emit(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// iamServerCertificates lists the server certificates stored in IAM.
+func iamServerCertificates(ctx context.Context, t *task, c *iam.Client) error {
+	p := iam.NewListServerCertificatesPaginator(c, &iam.ListServerCertificatesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.listFailed(typeIAMServerCert, err)
+			return nil
+		}
+		for _, m := range page.ServerCertificateMetadataList {
+			r := vigil.Resource{UID: aws.ToString(m.Arn), Type: typeIAMServerCert, Name: aws.ToString(m.ServerCertificateName),
+				Properties: map[string]any{
+					"arn":            aws.ToString(m.Arn),
+					"certificate_id": aws.ToString(m.ServerCertificateId),
+					"path":           aws.ToString(m.Path),
+					"expiration":     iamTime(m.Expiration),
+					"uploaded":       iamTime(m.UploadDate),
+				}}
+			if err := t.emit(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// iamAccountSettings sets the account-wide IAM properties of aws.account:
+// password policy, account summary, virtual MFA devices and who has the
+// AWSSupportAccess and AWSCloudShellFullAccess managed policies.
+func iamAccountSettings(ctx context.Context, t *task, c *iam.Client) {
+	pp, err := c.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	switch {
+	case iamIsGone(err):
+		t.setAccount("password_policy", nil)
+	case err != nil:
+		t.accountErr("password_policy", err)
+	default:
+		t.setAccount("password_policy", iamPasswordPolicy(pp.PasswordPolicy))
+	}
+
+	sum, err := c.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+	if err != nil {
+		t.accountErr("account_summary", err)
+	} else {
+		m := make(map[string]any, len(sum.SummaryMap))
+		for k, v := range sum.SummaryMap {
+			m[k] = int64(v)
+		}
+		t.setAccount("account_summary", m)
+	}
+
+	devices := []any{}
+	err = iamPages(ctx, iam.NewListVirtualMFADevicesPaginator(c, &iam.ListVirtualMFADevicesInput{}),
+		func(o *iam.ListVirtualMFADevicesOutput) {
+			for _, d := range o.VirtualMFADevices {
+				dev := map[string]any{"serial": aws.ToString(d.SerialNumber), "enabled": iamTime(d.EnableDate),
+					"user_arn": nil, "user_name": nil}
+				if d.User != nil {
+					dev["user_arn"] = iamOptString(d.User.Arn)
+					dev["user_name"] = iamOptString(d.User.UserName)
+				}
+				devices = append(devices, dev)
+			}
+		})
+	if err != nil {
+		t.accountErr("virtual_mfa_devices", err)
+	} else {
+		t.setAccount("virtual_mfa_devices", devices)
+	}
+
+	if ents, err := iamPolicyEntities(ctx, c, "arn:"+t.partition()+":iam::aws:policy/AWSSupportAccess"); err != nil {
+		t.accountErr("support_access_entities", err)
+		t.accountErr("support_role_attached", err)
+	} else {
+		t.setAccount("support_access_entities", ents)
+		roles := false
+		for _, e := range ents {
+			roles = roles || strings.HasPrefix(e.(string), "role/")
+		}
+		t.setAccount("support_role_attached", roles)
+	}
+
+	if ents, err := iamPolicyEntities(ctx, c, "arn:"+t.partition()+":iam::aws:policy/AWSCloudShellFullAccess"); err != nil {
+		t.accountErr("cloudshell_full_access_entities", err)
+		t.accountErr("cloudshell_full_access_attached", err)
+	} else {
+		t.setAccount("cloudshell_full_access_entities", ents)
+		t.setAccount("cloudshell_full_access_attached", len(ents) > 0)
+	}
+}
+
+// iamPasswordPolicy converts the account password policy, keeping AWS's
+// field names in snake_case; unset optional limits are null.
+func iamPasswordPolicy(pp *types.PasswordPolicy) map[string]any {
+	opt := func(v *int32) any {
+		if v == nil {
+			return nil
+		}
+		return int64(*v)
+	}
+	m := map[string]any{
+		"minimum_password_length":        opt(pp.MinimumPasswordLength),
+		"require_symbols":                pp.RequireSymbols,
+		"require_numbers":                pp.RequireNumbers,
+		"require_uppercase_characters":   pp.RequireUppercaseCharacters,
+		"require_lowercase_characters":   pp.RequireLowercaseCharacters,
+		"allow_users_to_change_password": pp.AllowUsersToChangePassword,
+		"expire_passwords":               pp.ExpirePasswords,
+		"max_password_age":               opt(pp.MaxPasswordAge),
+		"password_reuse_prevention":      opt(pp.PasswordReusePrevention),
+		"hard_expiry":                    nil,
+	}
+	if pp.HardExpiry != nil {
+		m["hard_expiry"] = *pp.HardExpiry
+	}
+	return m
+}
+
+// iamPolicyEntities returns the users, groups and roles a managed policy
+// is attached to, as "user/NAME", "group/NAME" and "role/NAME". A policy
+// that does not exist (AWS-managed policies missing from a partition) is
+// attached to nothing.
+func iamPolicyEntities(ctx context.Context, c *iam.Client, arn string) ([]any, error) {
+	ents := []any{}
+	err := iamPages(ctx, iam.NewListEntitiesForPolicyPaginator(c, &iam.ListEntitiesForPolicyInput{PolicyArn: &arn}),
+		func(o *iam.ListEntitiesForPolicyOutput) {
+			for _, u := range o.PolicyUsers {
+				ents = append(ents, "user/"+aws.ToString(u.UserName))
+			}
+			for _, g := range o.PolicyGroups {
+				ents = append(ents, "group/"+aws.ToString(g.GroupName))
+			}
+			for _, r := range o.PolicyRoles {
+				ents = append(ents, "role/"+aws.ToString(r.RoleName))
+			}
+		})
+	if iamIsGone(err) {
+		return []any{}, nil
+	}
+	return ents, err
+}
+
+// iamStartCredentialReport asks IAM to generate a credential report.
+func iamStartCredentialReport(ctx context.Context, c *iam.Client) error {
+	_, err := c.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+	return err
+}
+
+// errReportTimeout records a credential report that was not ready in time.
+var errReportTimeout = errors.New("credential report not generated within " + credentialReportWait.String())
+
+// iamCredentialReport waits (bounded) until the credential report is
+// generated, then sets it on aws.account.
+func iamCredentialReport(ctx context.Context, t *task, c *iam.Client, startErr error) {
+	const key = "credential_report"
+	if startErr != nil {
+		t.accountErr(key, startErr)
+		return
+	}
+	deadline := time.Now().Add(credentialReportWait)
+	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		out, err := c.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			t.accountErr(key, err)
+			return
+		}
+		if out.State == types.ReportStateTypeComplete {
+			break
+		}
+		if time.Now().Add(delay).After(deadline) {
+			t.accountErr(key, errReportTimeout)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+	out, err := c.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.accountErr(key, err)
+		return
+	}
+	report, err := iamParseCredentialReport(out.Content)
+	if err != nil {
+		t.accountErr(key, err)
+		return
+	}
+	report["generated"] = iamTime(out.GeneratedTime)
+	t.setAccount(key, report)
+}
+
+// rootAccountRow is the user column of the credential report's row for
+// the account's root user.
+const rootAccountRow = "<root_account>"
+
+// iamParseCredentialReport parses the CSV credential report into
+// {rows: [row…], root: row or null}. Each row maps AWS's column names to
+// the cell text, kept as strings ("true", "N/A", "no_information", …).
+func iamParseCredentialReport(content []byte) (map[string]any, error) {
+	rd := csv.NewReader(bytes.NewReader(content))
+	rd.FieldsPerRecord = -1
+	header, err := rd.Read()
+	if err != nil {
+		return nil, fmt.Errorf("parse credential report header: %w", err)
+	}
+	rows := []any{}
+	var root any
+	for {
+		rec, err := rd.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse credential report: %w", err)
+		}
+		row := make(map[string]any, len(header))
+		for i, col := range header {
+			if i < len(rec) {
+				row[strings.TrimSpace(col)] = rec[i]
+			}
+		}
+		if row["user"] == rootAccountRow {
+			root = row
+		}
+		rows = append(rows, row)
+	}
+	return map[string]any{"rows": rows, "root": root}, nil
+}

@@ -1,0 +1,75 @@
+package aws
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/vigilsec/vigil"
+)
+
+// TypeSecretsManagerSecret is the resource type of a Secrets Manager secret.
+const TypeSecretsManagerSecret = "aws.secretsmanager.secret"
+
+func init() {
+	register(&service{name: "secretsmanager", types: []string{TypeSecretsManagerSecret}, collect: collectSecretsManager})
+}
+
+// collectSecretsManager lists secrets from their metadata alone. ListSecrets
+// carries everything the checks need; the secret VALUES are never fetched
+// (no GetSecretValue / BatchGetSecretValue call exists in Vigil).
+func collectSecretsManager(ctx context.Context, t *task) error {
+	client := secretsmanager.NewFromConfig(t.cfg)
+	p := secretsmanager.NewListSecretsPaginator(client, &secretsmanager.ListSecretsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range page.SecretList {
+			if err := t.emit(ctx, secret(t, s)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// secret renders one listed secret's metadata.
+func secret(t *task, s smtypes.SecretListEntry) vigil.Resource {
+	name := aws.ToString(s.Name)
+	r := vigil.Resource{UID: aws.ToString(s.ARN), Type: TypeSecretsManagerSecret, Name: name,
+		Tags: tagMap(s.Tags, func(tg smtypes.Tag) (*string, *string) { return tg.Key, tg.Value })}
+	if r.UID == "" {
+		r.UID = t.arn("secretsmanager", t.region, "secret:"+name)
+	}
+	var rules any
+	if rr := s.RotationRules; rr != nil {
+		days := any(nil)
+		if rr.AutomaticallyAfterDays != nil {
+			days = *rr.AutomaticallyAfterDays
+		}
+		rules = map[string]any{
+			"automatically_after_days": days,
+			"schedule_expression":      strOrNil(rr.ScheduleExpression),
+			"duration":                 strOrNil(rr.Duration),
+		}
+	}
+	r.Properties = map[string]any{
+		"description":         aws.ToString(s.Description),
+		"kms_key_id":          strOrNil(s.KmsKeyId),
+		"rotation_enabled":    aws.ToBool(s.RotationEnabled),
+		"rotation_lambda_arn": strOrNil(s.RotationLambdaARN),
+		"rotation_rules":      rules,
+		"last_rotated_date":   tsOrNil(s.LastRotatedDate),
+		"last_accessed_date":  tsOrNil(s.LastAccessedDate),
+		"last_changed_date":   tsOrNil(s.LastChangedDate),
+		"next_rotation_date":  tsOrNil(s.NextRotationDate),
+		"created":             tsOrNil(s.CreatedDate),
+		"primary_region":      strOrNil(s.PrimaryRegion),
+		"owning_service":      strOrNil(s.OwningService),
+	}
+	return r
+}

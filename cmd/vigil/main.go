@@ -1,0 +1,177 @@
+// Command vigil scans cloud accounts for misconfigurations, keeps their
+// inventory and configuration history, and reports findings.
+//
+// This file and its siblings are the only place where implementations
+// (AWS collector, SQLite store, checks) are wired together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/policy"
+	"github.com/vigilsec/vigil/policy/builtin"
+	"github.com/vigilsec/vigil/sqlite"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// exitError carries a process exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line and returns the exit code: 0 success, 1
+// error, 2 usage error, 3 findings at or above --fail-on.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := &app{stdout: stdout, stderr: stderr}
+	root := app.root()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "vigil:", oneLine(ee.err))
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "vigil:", oneLine(err))
+	if vigil.ErrorCode(err) == vigil.EINVALID || strings.HasPrefix(err.Error(), "unknown ") ||
+		strings.Contains(err.Error(), "flag") {
+		return 2
+	}
+	return 1
+}
+
+// oneLine keeps single-line errors on one line and indents multi-line ones
+// (such as a list of check problems) under the first.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "\n  ")
+}
+
+// app holds what every command shares.
+type app struct {
+	stdout, stderr io.Writer
+	dbPath         string
+	logLevel       string
+	checkDirs      []string
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "vigil",
+		Short: "Vigil keeps watch over your cloud accounts",
+		Long: "Vigil inventories your AWS accounts, keeps every resource's configuration history,\n" +
+			"checks it against security best practices and compliance frameworks, and reports findings.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.dbPath, "db", envOr("VIGIL_DB", sqlite.DefaultPath()), "SQLite database file (env VIGIL_DB)")
+	pf.StringVar(&a.logLevel, "log-level", envOr("VIGIL_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
+	root.AddCommand(a.scanCmd(), a.checksCmd(), a.inventoryCmd(), a.historyCmd(), a.demoCmd(), a.versionCmd())
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (a *app) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+		lvl = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// loadChecks loads the built-in checks plus those of --checks-dir.
+func (a *app) loadChecks() (*policy.Set, error) {
+	sources := []policy.Source{builtin.Source()}
+	for _, d := range a.checkDirs {
+		st, err := os.Stat(d)
+		if err != nil {
+			return nil, vigil.Errorf(vigil.EINVALID, "checks dir: %v", err)
+		}
+		if !st.IsDir() {
+			return nil, vigil.Errorf(vigil.EINVALID, "checks dir %s is not a directory", d)
+		}
+		sources = append(sources, policy.Dir(d))
+	}
+	set, err := policy.Load(sources...)
+	if err != nil {
+		return nil, &vigil.Error{Code: vigil.EINVALID, Message: "invalid checks", Err: err}
+	}
+	return set, nil
+}
+
+// openStore opens the database; only commands that need it call this, and
+// only after their input has been validated, so a rejected command leaves
+// no database behind.
+func (a *app) openStore(ctx context.Context) (*sqlite.Store, error) {
+	s, err := sqlite.Open(ctx, a.dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", a.dbPath, err)
+	}
+	return s, nil
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print Vigil's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(a.stdout, "vigil", version)
+			return nil
+		},
+	}
+}
+
+// splitList splits comma-separated flag values, dropping empty items.
+func splitList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

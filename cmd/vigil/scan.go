@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/vigilsec/vigil"
+	awscol "github.com/vigilsec/vigil/aws"
+	"github.com/vigilsec/vigil/policy"
+	"github.com/vigilsec/vigil/report"
+	"github.com/vigilsec/vigil/scan"
+)
+
+type scanFlags struct {
+	profiles, roles, regions, services, checks, rates []string
+	externalID, endpoint, severity, format, output    string
+	failOn                                            string
+	concurrency                                       int
+	progress                                          string
+}
+
+func (a *app) scanCmd() *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Collect AWS resources, evaluate checks and report findings",
+		Long: `Scan collects every resource of the selected AWS accounts, regions and services,
+stores the inventory and its history, evaluates the checks and prints the findings.
+
+Credentials come from the standard AWS chain (environment, shared config and
+credentials files, SSO, container and instance roles). Use read-only credentials:
+the AWS managed policies SecurityAudit and ViewOnlyAccess cover every read Vigil makes.
+
+A read that fails (access denied, throttled, service not enabled) is listed in
+the summary, and every check that needs that data reports error, never pass.
+
+Exit codes: 0 done, 1 error, 2 bad usage, 3 a finding at or above --fail-on.`,
+		Example: `  vigil scan
+  vigil scan --profile prod --regions eu-west-1,us-east-1 --severity high
+  vigil scan --profile audit --role-arn arn:aws:iam::111122223333:role/VigilRead,arn:aws:iam::444455556666:role/VigilRead
+  vigil scan --format json --output findings.json --fail-on high`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.scan(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.profiles, "profile", nil, "AWS shared-config profile(s), comma-separated: one account each (default: the standard chain)")
+	fl.StringSliceVar(&f.roles, "role-arn", nil, "IAM role(s) to assume, comma-separated: one account each")
+	fl.StringVar(&f.externalID, "external-id", "", "external id for --role-arn")
+	fl.StringSliceVar(&f.regions, "regions", nil, "regions to scan (default: the account's enabled regions)")
+	fl.StringSliceVar(&f.services, "services", nil, "services to scan (default all: "+strings.Join(awscol.Services(), ",")+")")
+	fl.StringSliceVar(&f.checks, "checks", nil, "check ids to evaluate (default all)")
+	fl.StringArrayVar(&a.checkDirs, "checks-dir", nil, "directory of custom checks to add (repeatable)")
+	fl.StringVar(&f.severity, "severity", "", "evaluate only checks at or above this severity")
+	fl.StringVar(&f.format, "format", "table", "output format: "+strings.Join(report.Formats, ", "))
+	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of stdout")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 if a finding at or above this severity exists")
+	fl.StringVar(&f.endpoint, "endpoint-url", os.Getenv("AWS_ENDPOINT_URL"), "send all AWS API calls to this URL, e.g. an emulator (env AWS_ENDPOINT_URL)")
+	fl.StringSliceVar(&f.rates, "rate", nil, "requests per second per region for a service, e.g. iam=5,ec2=10")
+	fl.IntVar(&f.concurrency, "concurrency", 16, "region × service tasks run at once per account")
+	fl.StringVar(&f.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
+	return cmd
+}
+
+func (a *app) scan(ctx context.Context, f scanFlags) error {
+	// Validate everything before touching the cloud or the database.
+	if !contains(report.Formats, f.format) {
+		return vigil.Errorf(vigil.EINVALID, "unknown format %q (want %s)", f.format, strings.Join(report.Formats, ", "))
+	}
+	var minSev, failOn vigil.Severity
+	var err error
+	if f.severity != "" {
+		if minSev, err = vigil.ParseSeverity(f.severity); err != nil {
+			return fmt.Errorf("--severity: %w", err)
+		}
+	}
+	if f.failOn != "" {
+		if failOn, err = vigil.ParseSeverity(f.failOn); err != nil {
+			return fmt.Errorf("--fail-on: %w", err)
+		}
+	}
+	rates, err := parseRates(splitList(f.rates))
+	if err != nil {
+		return err
+	}
+	all, err := a.loadChecks()
+	if err != nil {
+		return err
+	}
+	checks, err := all.Select(splitList(f.checks), minSev)
+	if err != nil {
+		return err
+	}
+	col, err := awscol.New(awscol.Options{Endpoint: f.endpoint, Regions: splitList(f.regions),
+		Services: splitList(f.services), Rates: rates, Concurrency: f.concurrency, Logger: a.logger()})
+	if err != nil {
+		return err
+	}
+	accounts, err := a.resolveAccounts(ctx, col, splitList(f.profiles), splitList(f.roles), f.externalID)
+	if err != nil {
+		return err
+	}
+	var out io.Writer = a.stdout
+	if f.output != "" {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+		defer func() { _ = file.Close() }()
+		out = file
+	}
+
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = store.Close() }()
+	prog := newProgress(a.stderr, f.progress == "always" || (f.progress == "auto" && isTerminal(a.stderr)))
+	runner := scan.New(scan.Options{Store: store, Collectors: map[vigil.Provider]vigil.Collector{vigil.AWS: col},
+		Checks: checks, Progress: prog.update, Logger: a.logger()})
+	prog.start()
+	sc, runErr := runner.Run(ctx, accounts)
+	prog.stop()
+	sc.Stats.APICalls = col.APICalls()
+	if sc.ID == "" || (runErr != nil && sc.FinishedAt == nil) {
+		return runErr
+	}
+	rep, err := buildReport(ctx, store, checks, sc)
+	if err != nil {
+		return err
+	}
+	if err := rep.Write(out, f.format); err != nil {
+		return err
+	}
+	if f.output != "" && f.format != "table" {
+		// Keep the human summary on the terminal when the report goes to a file.
+		_ = rep.Write(a.stderr, "table")
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if failOn != "" {
+		for _, r := range rep.Results {
+			if r.Status == vigil.StatusFail && r.Severity.Rank() >= failOn.Rank() {
+				return &exitError{code: 3, err: fmt.Errorf("findings at or above %s", failOn)}
+			}
+		}
+	}
+	return nil
+}
+
+// resolveAccounts turns profiles and roles into accounts, asking STS who
+// each is. Roles are assumed from each profile (or the default chain).
+func (a *app) resolveAccounts(ctx context.Context, col *awscol.Collector, profiles, roles []string, externalID string) ([]vigil.Account, error) {
+	if len(profiles) == 0 {
+		profiles = []string{""}
+	}
+	var targets []awscol.Target
+	for _, p := range profiles {
+		if len(roles) == 0 {
+			targets = append(targets, awscol.Target{Profile: p})
+		}
+		for _, r := range roles {
+			targets = append(targets, awscol.Target{Profile: p, RoleARN: r, ExternalID: externalID})
+		}
+	}
+	seen := map[string]bool{}
+	var accounts []vigil.Account
+	for _, t := range targets {
+		acct, err := col.Resolve(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if seen[acct.ID] {
+			continue
+		}
+		seen[acct.ID] = true
+		accounts = append(accounts, acct)
+	}
+	return accounts, nil
+}
+
+// buildReport reads a finished scan's results back from the store.
+func buildReport(ctx context.Context, store vigil.Store, checks *policy.Set, sc vigil.Scan) (*report.Report, error) {
+	results, err := store.Results(ctx, vigil.ResultFilter{ScanID: sc.ID})
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	rep := &report.Report{Scan: sc, Results: results, Checks: map[string]report.CheckInfo{}, Names: map[string]string{}}
+	for _, c := range checks.Checks() {
+		rep.Checks[c.ID] = report.CheckInfo{Title: c.Title, Remediation: c.Remediation, Frameworks: c.Frameworks}
+	}
+	for _, acct := range sc.Accounts {
+		rs, err := store.Resources(ctx, vigil.ResourceFilter{Account: acct})
+		if err != nil {
+			return nil, fmt.Errorf("read resources: %w", err)
+		}
+		for _, r := range rs {
+			rep.Names[r.UID] = r.Name
+		}
+	}
+	return rep, nil
+}
+
+func parseRates(items []string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, it := range items {
+		k, v, ok := strings.Cut(it, "=")
+		r, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil {
+			return nil, vigil.Errorf(vigil.EINVALID, "--rate %q: want service=requests-per-second, e.g. iam=5", it)
+		}
+		out[k] = r
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
