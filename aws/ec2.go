@@ -117,6 +117,14 @@ func nonEmpty(s *string) any {
 	return *s
 }
 
+// enumOrNil returns an SDK enum value as a string, or nil when it is empty.
+func enumOrNil[T ~string](v T) any {
+	if v == "" {
+		return nil
+	}
+	return string(v)
+}
+
 // int32OrNil returns the number, or nil when the API gave none.
 func int32OrNil(n *int32) any {
 	if n == nil {

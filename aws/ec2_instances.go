@@ -73,7 +73,7 @@ func ec2Instance(t *task, in types.Instance) vigil.Resource {
 		"security_group_ids":   sgs,
 		"launch_time":          timeOrNil(in.LaunchTime),
 		"monitoring":           monitoring,
-		"architecture":         string(in.Architecture),
+		"architecture":         enumOrNil(in.Architecture),
 		"platform_details":     nonEmpty(in.PlatformDetails),
 	}
 	// IMDSv2 is required when the instance refuses token-less (IMDSv1)

@@ -138,7 +138,7 @@ func listEC2Images(ctx context.Context, t *task, client *ec2.Client) error {
 				"description":      aws.ToString(img.Description),
 				"state":            string(img.State),
 				"creation_date":    nonEmpty(img.CreationDate),
-				"architecture":     string(img.Architecture),
+				"architecture":     enumOrNil(img.Architecture),
 				"platform_details": nonEmpty(img.PlatformDetails),
 				"root_device_type": string(img.RootDeviceType),
 				"owner_id":         aws.ToString(img.OwnerId),

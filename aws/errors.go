@@ -121,8 +121,12 @@ func message(err error) string {
 		}
 		return ae.ErrorCode()
 	}
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		return "cannot connect: " + ne.Error()
+	}
 	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
+	if errors.As(err, &re) && re.HTTPStatusCode() > 0 {
 		msg := fmt.Sprintf("HTTP %d", re.HTTPStatusCode())
 		var ma *retry.MaxAttemptsError
 		if errors.As(err, &ma) {

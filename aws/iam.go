@@ -343,7 +343,7 @@ func iamGroup(ctx context.Context, t *task, c *iam.Client, g types.Group) (vigil
 	case err != nil:
 		t.propErr(&r, "member_count", err)
 	default:
-		p["member_count"] = members
+		p["member_count"] = int64(members)
 	}
 
 	var attached []types.AttachedPolicy
@@ -406,7 +406,7 @@ func iamRole(ctx context.Context, t *task, c *iam.Client, role types.Role) (vigi
 		"role_id":              aws.ToString(role.RoleId),
 		"path":                 path,
 		"created":              iamTime(role.CreateDate),
-		"description":          aws.ToString(role.Description),
+		"description":          iamOptString(role.Description),
 		"max_session_duration": int64(aws.ToInt32(role.MaxSessionDuration)),
 		"trust_policy":         parsePolicy(aws.ToString(role.AssumeRolePolicyDocument)),
 		"service_linked":       strings.HasPrefix(path, "/aws-service-role/"),
@@ -662,6 +662,8 @@ func iamCredentialReport(ctx context.Context, t *task, c *iam.Client, startErr e
 		t.accountErr(key, startErr)
 		return
 	}
+	// The wait is bounded in wall-clock time, not by the collector's
+	// clock, which tests pin to a fixed instant.
 	deadline := time.Now().Add(credentialReportWait)
 	for delay := 250 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
 		out, err := c.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})

@@ -125,19 +125,19 @@ func seedIAM(t *testing.T) iamSeed {
 		RequireSymbols: true, RequireNumbers: true, RequireUppercaseCharacters: true, RequireLowercaseCharacters: true,
 		AllowUsersToChangePassword: true}))
 	must(c.UploadServerCertificate(ctx, &iam.UploadServerCertificateInput{ServerCertificateName: aws.String("legacy-lb"),
-		CertificateBody: aws.String(testCertPEM), PrivateKey: aws.String(testKeyPEM)}))
+		CertificateBody: aws.String(iamTestCertPEM), PrivateKey: aws.String(iamTestKeyPEM)}))
 	return s
 }
 
-// testCertPEM and testKeyPEM are a throwaway self-signed pair; moto does
+// iamTestCertPEM and iamTestKeyPEM are a throwaway self-signed pair; moto does
 // not parse them (it reports a fixed, long-past expiration).
 const (
-	testCertPEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUXxH0vigil0000000000000000000000wCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----"
-	testKeyPEM  = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIvigil00000000000000000000000000000000000000000000oAoGCCqGSM49\n-----END EC PRIVATE KEY-----"
+	iamTestCertPEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUXxH0vigil0000000000000000000000wCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----"
+	iamTestKeyPEM  = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIvigil00000000000000000000000000000000000000000000oAoGCCqGSM49\n-----END EC PRIVATE KEY-----"
 )
 
-// asJSON renders v for comparisons that ignore Go types.
-func asJSON(t *testing.T, v any) string {
+// iamJSON renders v for comparisons that ignore Go types.
+func iamJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -152,7 +152,7 @@ func TestIAMUsers(t *testing.T) {
 	col := collect(t, []string{"iam"})
 	users := col.ofType("aws.iam.user")
 	if len(users) != 4 {
-		t.Fatalf("got %d users, want 4: %v", len(users), keys(users))
+		t.Fatalf("got %d users, want 4: %v", len(users), iamNames(users))
 	}
 	alice, bob, carol, dave := users["alice"], users["bob"], users["carol"], users["dave"]
 	if want := "arn:aws:iam::" + testenv.MotoAccount + ":user/alice"; alice.UID != want || alice.Region != "global" {
@@ -192,7 +192,7 @@ func TestIAMUsers(t *testing.T) {
 	if d := mfa[0].(map[string]any); d["serial"] != s.aliceMFA || d["kind"] != "virtual" || d["enabled"] == nil {
 		t.Errorf("alice mfa device = %v", d)
 	}
-	if got := asJSON(t, bob.Properties["mfa_devices"]); got != "[]" {
+	if got := iamJSON(t, bob.Properties["mfa_devices"]); got != "[]" {
 		t.Errorf("bob mfa_devices = %s, want []", got)
 	}
 
@@ -219,24 +219,24 @@ func TestIAMUsers(t *testing.T) {
 	if ck := carol.Properties["access_keys"].([]any); len(ck) != 1 || ck[0].(map[string]any)["status"] != "Inactive" {
 		t.Errorf("carol access_keys = %v", ck)
 	}
-	if got := asJSON(t, dave.Properties["access_keys"]); got != "[]" {
+	if got := iamJSON(t, dave.Properties["access_keys"]); got != "[]" {
 		t.Errorf("dave access_keys = %s", got)
 	}
 
 	// Policies and groups.
-	if got := asJSON(t, bob.Properties["attached_policies"]); got != `[{"arn":"arn:aws:iam::123456789012:policy/s3-read","name":"s3-read"}]` {
+	if got := iamJSON(t, bob.Properties["attached_policies"]); got != `[{"arn":"arn:aws:iam::123456789012:policy/s3-read","name":"s3-read"}]` {
 		t.Errorf("bob attached_policies = %s", got)
 	}
 	inline := bob.Properties["inline_policies"].([]any)
 	if len(inline) != 1 || inline[0].(map[string]any)["name"] != "bob-inline" ||
-		asJSON(t, inline[0].(map[string]any)["document"]) != asJSON(t, parsePolicy(iamS3ReadDoc)) {
+		iamJSON(t, inline[0].(map[string]any)["document"]) != iamJSON(t, parsePolicy(iamS3ReadDoc)) {
 		t.Errorf("bob inline_policies = %v", inline)
 	}
-	if got := asJSON(t, alice.Properties["groups"]); got != `["admins"]` {
+	if got := iamJSON(t, alice.Properties["groups"]); got != `["admins"]` {
 		t.Errorf("alice groups = %s", got)
 	}
 	for _, p := range []string{"attached_policies", "inline_policies", "groups"} {
-		if got := asJSON(t, dave.Properties[p]); got != "[]" {
+		if got := iamJSON(t, dave.Properties[p]); got != "[]" {
 			t.Errorf("dave %s = %s, want []", p, got)
 		}
 	}
@@ -249,13 +249,13 @@ func TestIAMGroupsRolesPolicies(t *testing.T) {
 
 	groups := col.ofType("aws.iam.group")
 	if len(groups) != 2 {
-		t.Fatalf("groups = %v", keys(groups))
+		t.Fatalf("groups = %v", iamNames(groups))
 	}
 	admins := groups["admins"]
-	if admins.Properties["member_count"] != 1 || groups["empty"].Properties["member_count"] != 0 {
+	if admins.Properties["member_count"] != int64(1) || groups["empty"].Properties["member_count"] != int64(0) {
 		t.Errorf("member_count admins %v empty %v", admins.Properties["member_count"], groups["empty"].Properties["member_count"])
 	}
-	if got := asJSON(t, admins.Properties["attached_policies"]); got != `[{"arn":"arn:aws:iam::aws:policy/AdministratorAccess","name":"AdministratorAccess"}]` {
+	if got := iamJSON(t, admins.Properties["attached_policies"]); got != `[{"arn":"arn:aws:iam::aws:policy/AdministratorAccess","name":"AdministratorAccess"}]` {
 		t.Errorf("admins attached_policies = %s", got)
 	}
 	if in := admins.Properties["inline_policies"].([]any); len(in) != 1 || in[0].(map[string]any)["name"] != "admins-inline" {
@@ -265,9 +265,9 @@ func TestIAMGroupsRolesPolicies(t *testing.T) {
 	roles := col.ofType("aws.iam.role")
 	app, ok := roles["app"]
 	if !ok {
-		t.Fatalf("roles = %v", keys(roles))
+		t.Fatalf("roles = %v", iamNames(roles))
 	}
-	if asJSON(t, app.Properties["trust_policy"]) != asJSON(t, parsePolicy(iamEC2Trust)) {
+	if iamJSON(t, app.Properties["trust_policy"]) != iamJSON(t, parsePolicy(iamEC2Trust)) {
 		t.Errorf("app trust_policy = %v", app.Properties["trust_policy"])
 	}
 	if app.Properties["max_session_duration"] != int64(7200) || app.Properties["service_linked"] != false ||
@@ -277,7 +277,7 @@ func TestIAMGroupsRolesPolicies(t *testing.T) {
 	if v, ok := app.Properties["last_used"]; !ok || v != nil {
 		t.Errorf("app last_used = %v (present %v), want null", v, ok)
 	}
-	if got := asJSON(t, app.Properties["attached_policies"]); got != `[{"arn":"arn:aws:iam::123456789012:policy/admin-all","name":"admin-all"}]` {
+	if got := iamJSON(t, app.Properties["attached_policies"]); got != `[{"arn":"arn:aws:iam::123456789012:policy/admin-all","name":"admin-all"}]` {
 		t.Errorf("app attached_policies = %s", got)
 	}
 	if in := app.Properties["inline_policies"].([]any); len(in) != 1 {
@@ -291,7 +291,7 @@ func TestIAMGroupsRolesPolicies(t *testing.T) {
 
 	pols := col.ofType("aws.iam.policy")
 	if len(pols) != 3 {
-		t.Fatalf("customer policies = %v, want admin-all, admin-unused, s3-read only", keys(pols))
+		t.Fatalf("customer policies = %v, want admin-all, admin-unused, s3-read only", iamNames(pols))
 	}
 	for name, want := range map[string]int64{"admin-all": 1, "admin-unused": 0, "s3-read": 1} {
 		p := pols[name].Properties
@@ -299,14 +299,14 @@ func TestIAMGroupsRolesPolicies(t *testing.T) {
 			t.Errorf("policy %s = %v, want attachment_count %d", name, p, want)
 		}
 	}
-	if asJSON(t, pols["admin-all"].Properties["document"]) != asJSON(t, parsePolicy(iamAdminDoc)) {
+	if iamJSON(t, pols["admin-all"].Properties["document"]) != iamJSON(t, parsePolicy(iamAdminDoc)) {
 		t.Errorf("admin-all document = %v", pols["admin-all"].Properties["document"])
 	}
 
 	certs := col.ofType("aws.iam.server_certificate")
 	cert, ok := certs["legacy-lb"]
 	if !ok || len(certs) != 1 {
-		t.Fatalf("server certificates = %v", keys(certs))
+		t.Fatalf("server certificates = %v", iamNames(certs))
 	}
 	// moto reports a fixed expiration and upload date.
 	if cert.Properties["expiration"] != "2012-05-08T01:02:03Z" || cert.Properties["uploaded"] != "2010-05-08T01:02:03Z" {
@@ -328,17 +328,17 @@ func TestIAMAccount(t *testing.T) {
 	want := `{"allow_users_to_change_password":true,"expire_passwords":false,"hard_expiry":false,` +
 		`"max_password_age":0,"minimum_password_length":14,"password_reuse_prevention":24,` +
 		`"require_lowercase_characters":true,"require_numbers":true,"require_symbols":true,"require_uppercase_characters":true}`
-	if got := asJSON(t, p["password_policy"]); got != want {
+	if got := iamJSON(t, p["password_policy"]); got != want {
 		t.Errorf("password_policy =\n%s\nwant\n%s", got, want)
 	}
 	sum, _ := p["account_summary"].(map[string]any)
 	if sum["AccountMFAEnabled"] != int64(0) || sum["AccountAccessKeysPresent"] != int64(0) || sum["Users"] != int64(4) {
 		t.Errorf("account_summary = %v", sum)
 	}
-	if p["support_role_attached"] != true || asJSON(t, p["support_access_entities"]) != `["role/support"]` {
+	if p["support_role_attached"] != true || iamJSON(t, p["support_access_entities"]) != `["role/support"]` {
 		t.Errorf("support: %v %v", p["support_role_attached"], p["support_access_entities"])
 	}
-	if p["cloudshell_full_access_attached"] != true || asJSON(t, p["cloudshell_full_access_entities"]) != `["role/shell"]` {
+	if p["cloudshell_full_access_attached"] != true || iamJSON(t, p["cloudshell_full_access_entities"]) != `["role/shell"]` {
 		t.Errorf("cloudshell: %v %v", p["cloudshell_full_access_attached"], p["cloudshell_full_access_entities"])
 	}
 	devs := p["virtual_mfa_devices"].([]any)
@@ -441,14 +441,14 @@ func TestIAMForbidden(t *testing.T) {
 	}
 	t.Setenv("AWS_ACCESS_KEY_ID", aws.ToString(key.AccessKey.AccessKeyId))
 	t.Setenv("AWS_SECRET_ACCESS_KEY", aws.ToString(key.AccessKey.SecretAccessKey))
-	motoAuth(t, "0")
-	t.Cleanup(func() { motoAuth(t, "inf") })
+	iamMotoAuth(t, "0")
+	t.Cleanup(func() { iamMotoAuth(t, "inf") })
 
 	col := collect(t, []string{"iam"})
 
 	users := col.ofType("aws.iam.user")
 	if len(users) != 2 {
-		t.Fatalf("users = %v", keys(users))
+		t.Fatalf("users = %v", iamNames(users))
 	}
 	for _, u := range users {
 		if _, ok := u.Properties["login_profile"]; ok {
@@ -463,7 +463,7 @@ func TestIAMForbidden(t *testing.T) {
 		}
 	}
 	if roles := col.ofType("aws.iam.role"); len(roles) != 0 {
-		t.Errorf("roles = %v, want none (listing denied)", keys(roles))
+		t.Errorf("roles = %v, want none (listing denied)", iamNames(roles))
 	}
 	var roleListing bool
 	for _, e := range col.readErrors {
@@ -494,9 +494,9 @@ func TestIAMForbidden(t *testing.T) {
 	}
 }
 
-// motoAuth sets how many more requests moto serves before it enforces
+// iamMotoAuth sets how many more requests moto serves before it enforces
 // IAM authorization ("0": from now on, "inf": never).
-func motoAuth(t *testing.T, count string) {
+func iamMotoAuth(t *testing.T, count string) {
 	t.Helper()
 	resp, err := http.Post(moto.URL+"/moto-api/reset-auth", "text/plain", strings.NewReader(count))
 	if err != nil {
@@ -530,7 +530,7 @@ func TestIAMParseCredentialReport(t *testing.T) {
 	}
 }
 
-func keys(m map[string]vigil.Resource) []string {
+func iamNames(m map[string]vigil.Resource) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

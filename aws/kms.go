@@ -70,9 +70,11 @@ func kmsKey(ctx context.Context, t *task, client *kms.Client, id string) (vigil.
 	if m.CreationDate != nil {
 		p["created"] = m.CreationDate.UTC().Format(timeFormat)
 	}
-	// Rotation applies to symmetric encryption keys only; AWS rejects the
-	// call for others, which is not a read failure.
-	if m.KeySpec == types.KeySpecSymmetricDefault && m.KeyState != types.KeyStatePendingDeletion {
+	// Rotation applies to symmetric encryption keys whose material KMS
+	// generated; AWS rejects the call for others (asymmetric, HMAC, imported
+	// material, custom key stores), which is not a read failure.
+	if m.KeySpec == types.KeySpecSymmetricDefault && m.KeyState != types.KeyStatePendingDeletion &&
+		(m.Origin == types.OriginTypeAwsKms || m.Origin == "") {
 		rot, err := client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: &id})
 		if err != nil {
 			t.propErr(&r, "rotation_enabled", err)

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -184,6 +185,12 @@ func lambdaURL(ctx context.Context, client *lambda.Client, arn, qualifier string
 	if err != nil {
 		return nil, err
 	}
+	// The config names the function or alias it belongs to; an answer for
+	// another qualifier (moto ignores Qualifier) is not this one's URL, and
+	// is reported under its own qualifier only.
+	if got := arnQualifier(aws.ToString(out.FunctionArn)); out.FunctionArn != nil && got != qualifier {
+		return nil, nil
+	}
 	var cors any
 	if c := out.Cors; c != nil {
 		cors = map[string]any{
@@ -202,9 +209,19 @@ func lambdaURL(ctx context.Context, client *lambda.Client, arn, qualifier string
 		"qualifier":   qualifier,
 		"url":         aws.ToString(out.FunctionUrl),
 		"auth_type":   string(out.AuthType),
-		"invoke_mode": string(out.InvokeMode),
+		"invoke_mode": strings.ToUpper(string(out.InvokeMode)), // moto says "Buffered"
 		"cors":        cors,
 	}, nil
+}
+
+// arnQualifier returns the version or alias of a qualified function ARN
+// (arn:aws:lambda:region:account:function:name:qualifier), or "".
+func arnQualifier(arn string) string {
+	parts := strings.Split(arn, ":")
+	if len(parts) == 8 {
+		return parts[7]
+	}
+	return ""
 }
 
 // lambdaTime normalises Lambda's timestamps ("2024-01-02T03:04:05.000+0000")

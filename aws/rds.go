@@ -98,6 +98,7 @@ func rdsInstance(t *task, db types.DBInstance) vigil.Resource {
 		"engine_version":                      aws.ToString(db.EngineVersion),
 		"status":                              aws.ToString(db.DBInstanceStatus),
 		"db_cluster_identifier":               nonEmpty(db.DBClusterIdentifier),
+		"read_replica_source":                 nonEmpty(db.ReadReplicaSourceDBInstanceIdentifier),
 		"publicly_accessible":                 aws.ToBool(db.PubliclyAccessible),
 		"storage_encrypted":                   aws.ToBool(db.StorageEncrypted),
 		"kms_key_id":                          nonEmpty(db.KmsKeyId),

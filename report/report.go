@@ -235,12 +235,12 @@ func (r *Report) ocsf(w io.Writer) error {
 			"activity_id": 1, "type_uid": 200301, "time": r.Scan.StartedAt.UnixMilli(),
 			"severity": strings.ToUpper(string(x.Severity[:1])) + string(x.Severity[1:]), "severity_id": severityID(x.Severity),
 			"status": "New", "status_id": 1, "message": x.Reason,
-			"metadata": obj{"version": "1.1.0", "product": obj{"name": "Vigil", "vendor_name": "Vigil"}},
+			"metadata":     obj{"version": "1.1.0", "product": obj{"name": "Vigil", "vendor_name": "Vigil"}},
 			"finding_info": obj{"uid": x.FindingID, "title": x.Title, "types": []string{x.CheckID}},
-			"compliance": obj{"status": status, "status_id": statusID, "control": x.CheckID, "standards": standards},
+			"compliance":   obj{"status": status, "status_id": statusID, "control": x.CheckID, "standards": standards},
 			"resources": []obj{{"uid": x.ResourceUID, "type": x.ResourceType, "name": x.ResourceName, "region": x.Region,
 				"cloud_partition": "aws", "owner": obj{"account": obj{"uid": x.Account}}}},
-			"cloud": obj{"provider": strings.ToUpper(string(x.Provider)), "region": x.Region, "account": obj{"uid": x.Account}},
+			"cloud":       obj{"provider": strings.ToUpper(string(x.Provider)), "region": x.Region, "account": obj{"uid": x.Account}},
 			"remediation": obj{"desc": x.Remediation},
 			"unmapped":    obj{"vigil_status": string(x.Status), "first_seen": x.FirstSeen.Format(time.RFC3339)},
 		})
@@ -265,4 +265,3 @@ func severityID(s vigil.Severity) int {
 	}
 	return 0
 }
-

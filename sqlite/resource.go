@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,22 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 	if len(rs) == 0 {
 		return 0, nil
 	}
+	// Hashing is CPU work that needs no lock: done before the transaction,
+	// concurrent callers hash in parallel while one of them writes.
+	rs = slices.Clone(rs)
+	for i := range rs {
+		r := &rs[i]
+		if r.UID == "" {
+			return 0, fmt.Errorf("put resources: %w", vigil.Errorf(vigil.EINVALID, "resource %q of type %s has no uid", r.Name, r.Type))
+		}
+		if r.Hash == "" {
+			r.ComputeHash()
+		}
+		if r.CollectedAt.IsZero() {
+			r.CollectedAt = s.now()
+		}
+		r.CollectedAt = r.CollectedAt.UTC()
+	}
 	changed := 0
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		stmts, err := prepare(ctx, tx,
@@ -86,16 +103,6 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 		defer closeAll(stmts)
 		p := putter{state: stmts[0], prev: stmts[1], upsert: stmts[2], touch: stmts[3], version: stmts[4]}
 		for _, r := range rs {
-			if r.UID == "" {
-				return vigil.Errorf(vigil.EINVALID, "resource %q of type %s has no uid", r.Name, r.Type)
-			}
-			if r.Hash == "" {
-				r.ComputeHash()
-			}
-			if r.CollectedAt.IsZero() {
-				r.CollectedAt = s.now()
-			}
-			r.CollectedAt = r.CollectedAt.UTC()
 			c, err := p.put(ctx, scanID, r)
 			if err != nil {
 				return fmt.Errorf("resource %s: %w", r.UID, err)

@@ -66,6 +66,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ee.code
 	}
+	if strings.HasPrefix(err.Error(), "unknown command") {
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		fmt.Fprintln(stderr, "vigil:", first+"; see vigil --help")
+		return 2
+	}
 	fmt.Fprintln(stderr, "vigil:", oneLine(err))
 	if vigil.ErrorCode(err) == vigil.EINVALID || strings.HasPrefix(err.Error(), "unknown ") ||
 		strings.Contains(err.Error(), "flag") {

@@ -319,7 +319,7 @@ func seedLambda(ctx context.Context, cfg aws.Config, _ int) error {
 	for _, fn := range []struct{ name, runtime string }{{"resize-images", "python3.7"}, {"send-receipts", "python3.12"}} {
 		if _, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(fn.name),
 			Runtime: lambdatypes.Runtime(fn.runtime), Role: role.Role.Arn, Handler: aws.String("index.handler"),
-			Code: &lambdatypes.FunctionCode{ZipFile: buf.Bytes()},
+			Code:        &lambdatypes.FunctionCode{ZipFile: buf.Bytes()},
 			Environment: &lambdatypes.Environment{Variables: map[string]string{"STAGE": "prod"}}}); err != nil {
 			return err
 		}

@@ -58,7 +58,6 @@ CREATE TABLE resource_versions (
 	diff        TEXT NOT NULL DEFAULT 'null',
 	PRIMARY KEY (uid, seq)
 );
-CREATE INDEX resource_versions_observed_at ON resource_versions (observed_at);
 
 CREATE TABLE results (
 	check_id      TEXT NOT NULL,

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vigilsec/vigil/internal/testenv"
+)
+
+var emulator *testenv.Moto
+
+func TestMain(m *testing.M) { os.Exit(testenv.MainWithMoto(m, &emulator)) }
+
+// vigil runs the CLI in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// TestBadInput: each mistake gets a clear one-line error and a non-zero
+// exit, nothing panics, and no database is created.
+func TestBadInput(t *testing.T) {
+	badCreds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>x</RequestId></ErrorResponse>`)
+	}))
+	defer badCreds.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+
+	brokenDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(brokenDir, "broken.yaml"), []byte(
+		"id: my-broken-check\ntitle: Broken\nresource: aws.s3.bucket\nseverity: high\ncategory: security\nassert: 'resource.versioning.status == '\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"invalid check file", []string{"scan", "--endpoint-url", emulator.URL, "--checks-dir", brokenDir},
+			2, "vigil: invalid checks: " + filepath.Join(brokenDir, "broken.yaml") + ":6:40: assert: Syntax error: mismatched input '<EOF>'"},
+		{"unknown check id", []string{"scan", "--endpoint-url", emulator.URL, "--checks", "aws-s3-nope"},
+			2, "vigil: unknown check id aws-s3-nope (see `vigil checks list`)"},
+		{"unknown severity", []string{"scan", "--severity", "urgent"},
+			2, `vigil: --severity: unknown severity "urgent" (want critical, high, medium, low or info)`},
+		{"unknown format", []string{"scan", "--format", "xml"}, 2, `vigil: unknown format "xml" (want table, json, csv, ocsf)`},
+		{"bad region", []string{"scan", "--endpoint-url", emulator.URL, "--regions", "mars-1"}, 2, `vigil: invalid region "mars-1" (want a name such as us-east-1)`},
+		{"unknown service", []string{"scan", "--services", "s4"}, 2, `vigil: unknown service "s4" (known: `},
+		{"unreachable endpoint", []string{"scan", "--endpoint-url", deadURL, "--regions", "us-east-1"},
+			1, "vigil: aws credentials: cannot connect: dial tcp "},
+		{"bad credentials", []string{"scan", "--endpoint-url", badCreds.URL, "--regions", "us-east-1"},
+			1, "vigil: aws credentials: InvalidClientTokenId: The security token included in the request is invalid."},
+		{"missing profile", []string{"scan", "--profile", "no-such-profile", "--endpoint-url", emulator.URL},
+			2, "vigil: load aws config (profile no-such-profile): failed to get shared config profile, no-such-profile"},
+		{"unknown command", []string{"scna"}, 2, `vigil: unknown command "scna" for "vigil"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "vigil.db")
+			code, _, stderr := runCLI(t, append([]string{"--db", db}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, stderr)
+			}
+			if !strings.HasPrefix(stderr, tc.want) {
+				t.Errorf("stderr:\n%s\nwant prefix:\n%s", stderr, tc.want)
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+				t.Errorf("error is not one line: %q", stderr)
+			}
+			if _, err := os.Stat(db); !os.IsNotExist(err) {
+				t.Errorf("database created by a rejected command (stat: %v)", err)
+			}
+		})
+	}
+}
+
+func TestChecksValidate(t *testing.T) {
+	code, out, stderr := runCLI(t, "checks", "validate")
+	if code != 0 || !strings.HasSuffix(out, " checks valid\n") {
+		t.Fatalf("exit %d, out %q, err %q", code, out, stderr)
+	}
+	code, out, _ = runCLI(t, "checks", "test")
+	if code != 0 || !strings.Contains(out, " 0 failed, 0 checks without fixtures") {
+		t.Errorf("checks test: exit %d\n%s", code, out)
+	}
+}

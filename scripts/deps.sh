@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Vigil's build, tests and demo need on a fresh machine:
+# Go modules, and moto in server mode (the AWS emulator). The system
+# python3 is used when it already has moto; otherwise a .venv is made.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+go mod download
+
+have_moto() { "$1" -c 'import moto.server, flask_cors' >/dev/null 2>&1; }
+if [ -n "${VIGIL_PYTHON:-}" ] && have_moto "$VIGIL_PYTHON"; then exit 0; fi
+if [ -x .venv/bin/python ] && have_moto .venv/bin/python; then exit 0; fi
+if command -v python3 >/dev/null && have_moto python3; then exit 0; fi
+
+echo "deps: installing moto[server] into .venv" >&2
+if ! python3 -m venv .venv 2>/dev/null; then
+  if command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q 'moto[server]==5.2.1'
+have_moto .venv/bin/python
