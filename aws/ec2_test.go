@@ -256,9 +256,8 @@ func dump(t *testing.T, v any) string {
 	return string(b)
 }
 
-
-// ec2Props collects the ec2 service in us-east-1 and eu-west-1 after
-// seeding and returns the collection.
+// TestEC2 checks the properties the ec2 service collects from the seeded
+// estate in us-east-1 and eu-west-1.
 func TestEC2(t *testing.T) {
 	moto.Reset(t)
 	ids := seedEC2(t)

@@ -182,7 +182,7 @@ func TestEC2RDSVerdicts(t *testing.T) {
 
 	// Reasons name what is wrong.
 	for check, r := range map[string]map[string]string{
-		"aws-ec2-nacl-no-world-admin-ports": {id("acl-deny-ssh-first"): "fail: network ACL allows ingress from the internet to remote administration ports: 3389 (the first matching inbound entry is an allow)"},
+		"aws-ec2-nacl-no-world-admin-ports":    {id("acl-deny-ssh-first"): "fail: network ACL allows ingress from the internet to remote administration ports: 3389 (the first matching inbound entry is an allow)"},
 		"aws-ec2-sg-no-world-ipv4-admin-ports": {id("sg-all-world"): "fail: security group allows ingress from 0.0.0.0/0 to remote administration ports: 22, 3389"},
 		"aws-ec2-instance-imdsv2-required":     {id("i-v1-stopped"): "fail: instance metadata service accepts IMDSv1 requests (http_tokens is optional)"},
 		"aws-rds-instance-backup-retention":    {"db-short-backups": "fail: automated backups are kept for 1 day, less than 7"},

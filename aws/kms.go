@@ -40,6 +40,11 @@ func collectKMS(ctx context.Context, t *task) error {
 	return nil
 }
 
+// kmsKeyProps are the properties of a key that DescribeKey (or the calls
+// it makes possible) provide.
+var kmsKeyProps = []string{"manager", "state", "enabled", "key_spec", "key_usage", "origin", "description",
+	"multi_region", "deletion_date", "created", "rotation_enabled", "policy", "tags"}
+
 // kmsKey describes one key. It returns an empty resource for a key deleted
 // between listing and describing.
 func kmsKey(ctx context.Context, t *task, client *kms.Client, id string) (vigil.Resource, error) {
@@ -50,7 +55,11 @@ func kmsKey(ctx context.Context, t *task, client *kms.Client, id string) (vigil.
 	r := vigil.Resource{UID: t.arn("kms", t.region, "key/"+id), Type: "aws.kms.key", Name: id,
 		Properties: map[string]any{"key_id": id}}
 	if err != nil {
-		t.propErr(&r, "metadata", err)
+		// Nothing else is read without the metadata: every property is
+		// unreadable, so each check of the key yields error.
+		for _, k := range kmsKeyProps {
+			t.propErr(&r, k, err)
+		}
 		return r, nil
 	}
 	m := d.KeyMetadata
@@ -64,12 +73,8 @@ func kmsKey(ctx context.Context, t *task, client *kms.Client, id string) (vigil.
 	p["origin"] = string(m.Origin)
 	p["description"] = aws.ToString(m.Description)
 	p["multi_region"] = aws.ToBool(m.MultiRegion)
-	if m.DeletionDate != nil {
-		p["deletion_date"] = m.DeletionDate.UTC().Format(timeFormat)
-	}
-	if m.CreationDate != nil {
-		p["created"] = m.CreationDate.UTC().Format(timeFormat)
-	}
+	p["deletion_date"] = tsOrNil(m.DeletionDate) // null unless PendingDeletion
+	p["created"] = tsOrNil(m.CreationDate)
 	// Rotation applies to symmetric encryption keys whose material KMS
 	// generated; AWS rejects the call for others (asymmetric, HMAC, imported
 	// material, custom key stores), which is not a read failure.

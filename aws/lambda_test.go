@@ -36,7 +36,7 @@ func lambdaZip(t *testing.T) []byte {
 
 // seedFunctions creates, in us-east-1:
 //   - "modern": python3.13 with secret env values, tracing on, no policy, no URL;
-//   - "public-fn": nodejs20.x, a policy letting anyone invoke it;
+//   - "public-fn": a policy letting anyone invoke it;
 //   - "open-url": a function URL with auth NONE (and the conditional public
 //     permission AWS adds for such URLs);
 //   - "iam-url": an AWS_IAM function URL, and an alias "live" (moto keeps
@@ -80,7 +80,7 @@ func seedFunctions(t *testing.T) {
 		in.TracingConfig = &lambdatypes.TracingConfig{Mode: lambdatypes.TracingModeActive}
 		in.Tags = map[string]string{"team": "core"}
 	})
-	create("public-fn", lambdatypes.RuntimeNodejs20x, nil)
+	create("public-fn", lambdatypes.RuntimePython313, nil)
 	permit("public-fn", "anyone", "lambda:InvokeFunction", "*", nil)
 	create("open-url", lambdatypes.RuntimePython312, nil)
 	if _, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("open-url"),
@@ -130,7 +130,7 @@ func TestLambda(t *testing.T) {
 			"package_type": "Zip", "architectures": []any{"x86_64"}, "tracing_mode": "Active", "vpc_config": nil,
 			"environment_variable_names": []any{"API_TOKEN", "DB_PASSWORD"}, "policy": nil,
 			"function_url": nil, "function_urls": []any{}, "memory_size": 128, "timeout": 3},
-		"public-fn": {"runtime": "nodejs20.x", "environment_variable_names": []any{}},
+		"public-fn": {"runtime": "python3.13", "environment_variable_names": []any{}},
 		"open-url": {"function_url": map[string]any{"qualifier": "", "auth_type": "NONE", "invoke_mode": "BUFFERED",
 			"url": fns["open-url"].Properties["function_url"].(map[string]any)["url"],
 			"cors": map[string]any{"allow_origins": []any{"*"}, "allow_methods": []any{}, "allow_headers": []any{},

@@ -89,7 +89,7 @@ func rdsInstance(t *task, db types.DBInstance) vigil.Resource {
 	var endpoint any
 	if e := db.Endpoint; e != nil {
 		endpoint = map[string]any{"address": aws.ToString(e.Address), "port": int(aws.ToInt32(e.Port)),
-			"hosted_zone_id": aws.ToString(e.HostedZoneId)}
+			"hosted_zone_id": nonEmpty(e.HostedZoneId)}
 	}
 	r.Properties = map[string]any{
 		"db_instance_identifier":              id,
@@ -226,8 +226,8 @@ func listRDSClusters(ctx context.Context, t *task, client *rds.Client) error {
 				"multi_az":                            aws.ToBool(c.MultiAZ),
 				"deletion_protection":                 aws.ToBool(c.DeletionProtection),
 				"iam_database_authentication_enabled": aws.ToBool(c.IAMDatabaseAuthenticationEnabled),
-				"publicly_accessible":                 aws.ToBool(c.PubliclyAccessible),
-				"auto_minor_version_upgrade":          aws.ToBool(c.AutoMinorVersionUpgrade),
+				"publicly_accessible":                 boolOrNil(c.PubliclyAccessible),
+				"auto_minor_version_upgrade":          boolOrNil(c.AutoMinorVersionUpgrade),
 				"enabled_cloudwatch_logs_exports":     stringsToList(c.EnabledCloudwatchLogsExports),
 				"db_subnet_group":                     nonEmpty(c.DBSubnetGroup),
 				"vpc_security_groups":                 sgs,
@@ -255,6 +255,15 @@ func stringsToList(ss []string) []any {
 		out = append(out, s)
 	}
 	return out
+}
+
+// boolOrNil returns the flag, or nil when the API left it out (settings
+// that apply to some kinds of cluster only).
+func boolOrNil(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return *b
 }
 
 // timeOrNil formats a timestamp in timeFormat, or returns nil.

@@ -30,7 +30,7 @@ func seedRDS(t *testing.T) {
 		DeletionProtection: aws.Bool(false)})
 	db(rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("db-private"), Engine: aws.String("postgres"),
 		EngineVersion: aws.String("16.3"), PubliclyAccessible: aws.Bool(false), StorageEncrypted: aws.Bool(true),
-		KmsKeyId: aws.String("arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"),
+		KmsKeyId:                aws.String("arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"),
 		AutoMinorVersionUpgrade: aws.Bool(true), BackupRetentionPeriod: aws.Int32(7), MultiAZ: aws.Bool(true),
 		DeletionProtection: aws.Bool(true), EnableIAMDatabaseAuthentication: aws.Bool(true),
 		EnableCloudwatchLogsExports: []string{"postgresql"}})
@@ -60,14 +60,58 @@ func seedRDS(t *testing.T) {
 	snap("snap-private", "db-private")
 }
 
-func TestRDSExplore(t *testing.T) {
+func TestRDS(t *testing.T) {
 	moto.Reset(t)
 	seedRDS(t)
 	col := collect(t, []string{"rds"})
-	for _, typ := range []string{TypeRDSInstance, TypeRDSSnapshot, TypeRDSCluster} {
-		for n, r := range col.ofType(typ) {
-			t.Logf("%s %s %s tags=%v\n%s", typ, n, r.UID, r.Tags, dump(t, r.Properties))
+	if len(col.readErrors) != 0 {
+		t.Errorf("read errors: %s", dump(t, col.readErrors))
+	}
+
+	dbs := col.ofType(TypeRDSInstance)
+	if len(dbs) != 4 {
+		t.Fatalf("got %d DB instances, want 4: %v", len(dbs), ec2Keys(dbs))
+	}
+	pub := dbs["db-public"]
+	if pub.UID != "arn:aws:rds:us-east-1:123456789012:db:db-public" {
+		t.Errorf("uid %s", pub.UID)
+	}
+	wantProps(t, pub, map[string]any{
+		"engine": "mysql", "engine_version": "8.0.35", "publicly_accessible": true, "storage_encrypted": false,
+		"kms_key_id": nil, "backup_retention_period": 0, "multi_az": false, "auto_minor_version_upgrade": false,
+		"deletion_protection": false, "iam_database_authentication_enabled": false,
+		"enabled_cloudwatch_logs_exports": []any{}, "db_cluster_identifier": nil, "read_replica_source": nil,
+		"endpoint": map[string]any{"address": "db-public.aaaaaaaaaa.us-east-1.rds.amazonaws.com", "port": 3306, "hosted_zone_id": nil},
+	})
+	wantProps(t, dbs["db-private"], map[string]any{
+		"engine": "postgres", "publicly_accessible": false, "storage_encrypted": true,
+		"kms_key_id":              "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+		"backup_retention_period": 7, "multi_az": true, "auto_minor_version_upgrade": true, "deletion_protection": true,
+		"iam_database_authentication_enabled": true, "enabled_cloudwatch_logs_exports": []any{"postgresql"},
+	})
+	wantProps(t, dbs["aurora-main-1"], map[string]any{"db_cluster_identifier": "aurora-main", "engine": "aurora-postgresql"})
+	if sgs, _ := pub.Properties["vpc_security_groups"].([]any); len(sgs) != 1 {
+		t.Errorf("vpc_security_groups = %v", pub.Properties["vpc_security_groups"])
+	}
+
+	snaps := col.ofType(TypeRDSSnapshot)
+	wantProps(t, snaps["snap-public"], map[string]any{"db_instance_identifier": "db-public", "snapshot_type": "manual",
+		"encrypted": false, "public": true, "shared_accounts": []any{}})
+	wantProps(t, snaps["snap-shared"], map[string]any{"encrypted": true, "public": false, "shared_accounts": []any{"111122223333"}})
+	wantProps(t, snaps["snap-private"], map[string]any{"public": false, "shared_accounts": []any{}})
+	automated := 0
+	for _, s := range snaps {
+		if s.Properties["snapshot_type"] == "automated" {
+			automated++
+			wantProps(t, s, map[string]any{"public": false, "shared_accounts": []any{}})
 		}
 	}
-	t.Logf("errors: %s", dump(t, col.readErrors))
+	if automated != 4 || len(snaps) != 7 {
+		t.Errorf("%d snapshots, %d automated; want 7 and 4 (moto snapshots every new instance)", len(snaps), automated)
+	}
+
+	clusters := col.ofType(TypeRDSCluster)
+	wantProps(t, clusters["aurora-main"], map[string]any{"engine": "aurora-postgresql", "storage_encrypted": true,
+		"deletion_protection": false, "backup_retention_period": 7,
+		"members": []any{map[string]any{"db_instance_identifier": "aurora-main-1", "is_writer": true}}})
 }

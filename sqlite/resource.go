@@ -83,7 +83,7 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 		stmts, err := prepare(ctx, tx,
 			`SELECT hash, deleted_at IS NOT NULL, provider, account, region, type FROM resources WHERE uid = ?`,
 			`SELECT name, tags, properties, read_errors,
-				(SELECT max(seq) FROM resource_versions v WHERE v.uid = r.uid)
+				(SELECT coalesce(max(seq), 0) FROM resource_versions v WHERE v.uid = r.uid)
 			FROM resources r WHERE uid = ?`,
 			`INSERT INTO resources (uid, provider, account, region, type, name, tags, properties, read_errors,
 				hash, collected_at, first_seen, last_seen, last_scan_id, deleted_at)
@@ -253,7 +253,7 @@ func (s *Store) Sweep(ctx context.Context, scanID string, at time.Time, scopes [
 	deleted := 0
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		stmts, err := prepare(ctx, tx,
-			`SELECT `+resourceCols+`, (SELECT max(seq) FROM resource_versions v WHERE v.uid = r.uid)
+			`SELECT `+resourceCols+`, (SELECT coalesce(max(seq), 0) FROM resource_versions v WHERE v.uid = r.uid)
 			FROM resources r
 			WHERE account = ? AND type = ? AND (? = '' OR region = ?) AND deleted_at IS NULL AND last_scan_id != ?
 			ORDER BY uid`,

@@ -75,9 +75,9 @@ func (s *Store) StartScan(ctx context.Context, sc vigil.Scan) error {
 	if err != nil {
 		return fmt.Errorf("start scan %s: %w", sc.ID, err)
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO scans (finished_at, status, accounts, stats, read_errors, error, id, started_at)
+	res, err := s.w.ExecContext(ctx, `INSERT INTO scans (id, started_at, finished_at, status, accounts, stats, read_errors, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		append(args, sc.ID, formatTime(sc.StartedAt))...)
+		append([]any{sc.ID, formatTime(sc.StartedAt)}, args...)...)
 	if err != nil {
 		return fmt.Errorf("start scan %s: %w", sc.ID, err)
 	}

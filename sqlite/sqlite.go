@@ -56,7 +56,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	w, err := sql.Open("sqlite", path+"?"+writerParams+os.Getenv("ZZ_EXTRA"))
+	w, err := sql.Open("sqlite", path+"?"+writerParams)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

@@ -248,6 +248,21 @@ func testScans(t *testing.T, s vigil.Store) {
 	if len(got) != 2 || got[0].ID != "s2" || got[1].ID != "s3" {
 		t.Fatalf("Scans(2) = %v, want s2 and s3", got)
 	}
+
+	// Ordered by time, not by a text form that trims trailing zeros.
+	whole := time.Date(2030, 1, 1, 0, 0, 7, 0, time.UTC)
+	for id, tm := range map[string]time.Time{"whole": whole, "half": whole.Add(500 * time.Millisecond), "tiny": whole.Add(time.Nanosecond)} {
+		if err := s.StartScan(ctx, vigil.Scan{ID: id, StartedAt: tm}); err != nil {
+			t.Fatalf("StartScan(%s): %v", id, err)
+		}
+	}
+	got, err = s.Scans(ctx, 3)
+	if err != nil {
+		t.Fatalf("Scans(3): %v", err)
+	}
+	if len(got) != 3 || got[0].ID != "half" || got[1].ID != "tiny" || got[2].ID != "whole" {
+		t.Fatalf("Scans(3) = %v, want half, tiny, whole", got)
+	}
 }
 
 func testTimesRoundTrip(t *testing.T, s vigil.Store) {
