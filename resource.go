@@ -62,7 +62,12 @@ func (e ReadError) String() string {
 // its hash.
 func (r *Resource) ComputeHash() string {
 	errs := append([]ReadError(nil), r.ReadErrors...)
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Property < errs[j].Property })
+	sort.SliceStable(errs, func(i, j int) bool {
+		if errs[i].Property != errs[j].Property {
+			return errs[i].Property < errs[j].Property
+		}
+		return errs[i].Operation < errs[j].Operation
+	})
 	// encoding/json sorts map keys, which makes the encoding canonical.
 	b, _ := json.Marshal(struct {
 		Name       string            `json:"n"`

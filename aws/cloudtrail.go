@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,7 +41,10 @@ func collectCloudTrail(ctx context.Context, t *task) error {
 		if home == "" {
 			home = t.region
 		}
-		if home == t.region {
+		// An organization trail of the management account is visible from
+		// member accounts too: it is the management account's resource, so
+		// here it only counts towards the region's coverage.
+		if home == t.region && arnAccount(aws.ToString(tr.TrailARN)) == t.acct.ID {
 			r, f := cloudTrail(ctx, t, client, tr)
 			sum.add(tr, f)
 			if err := t.emit(ctx, r); err != nil {
@@ -413,6 +417,15 @@ func advancedSelectors(sels []cttypes.AdvancedEventSelector) []any {
 		out = append(out, map[string]any{"name": aws.ToString(as.Name), "field_selectors": fields})
 	}
 	return out
+}
+
+// arnAccount returns the account id field of an ARN, or "".
+func arnAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
 }
 
 // strOrNil returns the string, or nil when the API returned none or "".

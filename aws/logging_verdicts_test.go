@@ -106,7 +106,7 @@ func TestLoggingVerdicts(t *testing.T) {
 	)
 	want := map[string]map[string]vigil.Status{
 		// aws.region
-		"aws-cloudtrail-multi-region-logging":  {east: pass, west: pass},
+		"aws-cloudtrail-multi-region-logging":   {east: pass, west: pass},
 		"aws-cloudtrail-s3-object-write-events": {east: pass, west: pass},
 		"aws-cloudtrail-s3-object-read-events":  {east: fail, west: fail},
 		"aws-config-enabled-all-regions":        {east: pass, west: fail},
@@ -128,7 +128,10 @@ func TestLoggingVerdicts(t *testing.T) {
 		"aws-sqs-queue-encrypted":  {"sse-sqs": pass, "kms-q": pass, "plain-q": fail, "public-q": fail, "alerts-sink": pass},
 		"aws-sqs-queue-not-public": {"sse-sqs": pass, "kms-q": pass, "plain-q": pass, "public-q": fail, "alerts-sink": pass},
 		// aws.lambda.function
-		"aws-lambda-function-not-public": {"modern": pass, "public-fn": fail, "open-url": pass, "iam-url": pass,
+		// open-url: AWS conditions the public permission of an auth-NONE URL
+		// on lambda:FunctionUrlAuthType; moto drops that condition, so the
+		// statement collected is an unconditioned grant to "*".
+		"aws-lambda-function-not-public": {"modern": pass, "public-fn": fail, "open-url": fail, "iam-url": pass,
 			"old-runtime": pass, "rotator": pass},
 		"aws-lambda-supported-runtime": {"modern": pass, "public-fn": pass, "open-url": pass, "iam-url": pass,
 			"old-runtime": fail, "rotator": pass},

@@ -33,8 +33,8 @@ const s3BucketWorkers = 8
 // the property names used by both the bucket and the account.
 var bpaFlags = []string{"block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"}
 
-// bpa is a Block Public Access configuration as read: known false when the
-// read failed (err is then set), conf nil when none is configured.
+// bpa is a Block Public Access configuration as read: err set when the read
+// failed, conf nil when none is configured.
 type bpa struct {
 	conf map[string]any
 	err  error
@@ -74,7 +74,11 @@ func collectS3(ctx context.Context, t *task) error {
 	for p.HasMorePages() {
 		page, err := p.NextPage(gctx)
 		if err != nil {
-			_ = g.Wait()
+			// A failed emit cancels gctx; report that cause, not the
+			// cancelled listing.
+			if werr := g.Wait(); werr != nil {
+				return werr
+			}
 			return err
 		}
 		for _, b := range page.Buckets {

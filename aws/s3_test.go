@@ -43,16 +43,16 @@ const (
 // s3Seed is the estate the S3 tests seed: one bucket per branch of the
 // collector and of the checks.
 var s3Seed = struct{ publicRead, publicWrite, publicPolicy, tls, locked, logs, suspended, ignoreACLs, restricted, partial string }{
-	publicRead:   "acl-public-read",     // public-read ACL, ACLs enabled (ObjectWriter)
-	publicWrite:  "acl-public-write",    // public-read-write ACL
-	publicPolicy: "policy-public-read",  // eu-west-1, public read policy, bucket BPA explicitly off
-	tls:          "tls-only",            // the well-configured bucket
-	locked:       "object-locked",       // object lock, governance 30 days
-	logs:         "access-logs",         // log-delivery-write ACL, the logging target
+	publicRead:   "acl-public-read",      // public-read ACL, ACLs enabled (ObjectWriter)
+	publicWrite:  "acl-public-write",     // public-read-write ACL
+	publicPolicy: "policy-public-read",   // eu-west-1, public read policy, bucket BPA explicitly off
+	tls:          "tls-only",             // the well-configured bucket
+	locked:       "object-locked",        // object lock, governance 30 days
+	logs:         "access-logs",          // log-delivery-write ACL, the logging target
 	suspended:    "versioning-suspended", // versioning suspended, SSE-S3
-	ignoreACLs:   "ignore-public-acls",  // public-read ACL neutralised by IgnorePublicAcls
-	restricted:   "restrict-public",     // public write policy neutralised by RestrictPublicBuckets
-	partial:      "tls-partial",         // HTTP denied for GetObject only; conditional public allow
+	ignoreACLs:   "ignore-public-acls",   // public-read ACL neutralised by IgnorePublicAcls
+	restricted:   "restrict-public",      // public write policy neutralised by RestrictPublicBuckets
+	partial:      "tls-partial",          // HTTP denied for GetObject only; conditional public allow
 }
 
 func s3Client(t *testing.T, region string) *s3.Client {

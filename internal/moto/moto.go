@@ -92,7 +92,7 @@ func FreePort() (int, error) {
 func Start() (*Server, error) {
 	py := Python()
 	if out, err := exec.Command(py, "-c", "import moto.server").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("moto is not installed for %s (run `make deps`): %v: %s", py, err, bytes.TrimSpace(out))
+		return nil, fmt.Errorf("moto is not installed for %s (run `make deps`): %w: %s", py, err, bytes.TrimSpace(out))
 	}
 	var lastErr error
 	for range 3 {
