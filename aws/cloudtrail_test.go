@@ -95,7 +95,7 @@ func TestCloudTrail(t *testing.T) {
 	if len(trails) != 3 {
 		t.Fatalf("got %d trails, want 3 (a multi-region trail once): %v", len(trails), trails)
 	}
-	main, local, wd := trails["main"], trails["local"], trails["west-data"]
+	main, wd := trails["main"], trails["west-data"]
 	if main.Region != "us-east-1" || wd.Region != "us-west-2" {
 		t.Errorf("regions: main %s, west-data %s", main.Region, wd.Region)
 	}
@@ -150,7 +150,6 @@ func TestCloudTrail(t *testing.T) {
 			map[string]any{"field": "resources.ARN", "starts_with": []any{"arn:aws:s3:::ct-logged/"}}) {
 		t.Errorf("west-data advanced_event_selectors = %#v", adv)
 	}
-	_ = local
 
 	// Every region is covered by main (multi-region, logging, read+write
 	// management events); us-west-2 also sees its own trail.

@@ -37,8 +37,9 @@ func lambdaZip(t *testing.T) []byte {
 // seedFunctions creates, in us-east-1:
 //   - "modern": python3.13 with secret env values, tracing on, no policy, no URL;
 //   - "public-fn": a policy letting anyone invoke it;
-//   - "open-url": a function URL with auth NONE (and the conditional public
-//     permission AWS adds for such URLs);
+//   - "open-url": a function URL with auth NONE, and the public permission
+//     that goes with it (AWS conditions it on lambda:FunctionUrlAuthType;
+//     moto drops the condition);
 //   - "iam-url": an AWS_IAM function URL, and an alias "live" (moto keeps
 //     one URL per function whatever the qualifier, so an alias's own URL
 //     cannot be seeded; the alias must not duplicate the function's URL);

@@ -17,7 +17,7 @@ const publicTopicPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"anyone",
 
 // seedTopics creates three topics in us-east-1: "plain" (default policy, no
 // KMS), "encrypted" (KMS, display name, one SQS subscription) and "public"
-// (a policy that lets anyone publish).
+// (a policy that lets anyone publish); and the queue "alerts-sink" it feeds.
 func seedTopics(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
@@ -33,11 +33,10 @@ func seedTopics(t *testing.T) {
 	enc := create("encrypted", map[string]string{"KmsMasterKeyId": "alias/aws/sns", "DisplayName": "Alerts"},
 		snstypes.Tag{Key: aws.String("env"), Value: aws.String("prod")})
 	create("public", map[string]string{"Policy": publicTopicPolicy})
-	q, err := sqs.NewFromConfig(moto.Config(t, "us-east-1")).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("alerts-sink")})
-	if err != nil {
+	if _, err := sqs.NewFromConfig(moto.Config(t, "us-east-1")).CreateQueue(ctx,
+		&sqs.CreateQueueInput{QueueName: aws.String("alerts-sink")}); err != nil {
 		t.Fatal(err)
 	}
-	_ = q
 	if _, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: &enc, Protocol: aws.String("sqs"),
 		Endpoint: aws.String("arn:aws:sqs:us-east-1:123456789012:alerts-sink")}); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,8 @@ type Options struct {
 	Store      vigil.Store
 	Collectors map[vigil.Provider]vigil.Collector
 	Checks     *policy.Set
+	// Mutes turn matching failing and erroring results into muted ones.
+	Mutes *policy.Mutes
 	// Workers evaluate checks in parallel (default GOMAXPROCS).
 	Workers int
 	// BatchSize is how many resources go to the store per transaction
@@ -239,6 +241,7 @@ func (s *run) evaluate(r vigil.Resource) item {
 		if !o.Applies {
 			continue
 		}
+		o = s.opts.Mutes.Apply(c.ID, &r, s.now, o)
 		it.results = append(it.results, s.result(c, r.UID, r.Provider, r.Account, r.Region, o.Status, o.Reason))
 	}
 	return it
@@ -307,9 +310,11 @@ func (s *run) finish(ctx context.Context) error {
 		if e.Property != "" || e.Type == "" || e.UID == "" {
 			continue
 		}
+		at := &vigil.Resource{UID: e.UID, Account: e.Account, Region: e.Region}
 		for _, c := range s.opts.Checks.ForType(e.Type) {
-			reason := fmt.Sprintf("could not list %s: %s", e.Type, e.String())
-			results = append(results, s.result(c, e.UID, vigil.Provider(providerOf(e.Type)), e.Account, e.Region, vigil.StatusError, reason))
+			o := s.opts.Mutes.Apply(c.ID, at, s.now, policy.Outcome{Applies: true, Status: vigil.StatusError,
+				Reason: fmt.Sprintf("could not list %s: %s", e.Type, e.String())})
+			results = append(results, s.result(c, e.UID, vigil.Provider(providerOf(e.Type)), e.Account, e.Region, o.Status, o.Reason))
 		}
 	}
 	if len(results) > 0 {

@@ -44,6 +44,10 @@ func TestBadInput(t *testing.T) {
 		"id: my-broken-check\ntitle: Broken\nresource: aws.s3.bucket\nseverity: high\ncategory: security\nassert: 'resource.versioning.status == '\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badMutes := filepath.Join(brokenDir, "mutes.yml")
+	if err := os.WriteFile(badMutes, []byte("- check: aws-s3-*\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -52,6 +56,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"invalid check file", []string{"scan", "--endpoint-url", emulator.URL, "--checks-dir", brokenDir},
 			2, "vigil: invalid checks: " + filepath.Join(brokenDir, "broken.yaml") + ":6:40: assert: Syntax error: mismatched input '<EOF>'"},
+		{"invalid mutes", []string{"scan", "--endpoint-url", emulator.URL, "--mutes", badMutes},
+			2, "vigil: invalid mutes: " + badMutes + ":1:3: a mute needs a reason"},
 		{"unknown check id", []string{"scan", "--endpoint-url", emulator.URL, "--checks", "aws-s3-nope"},
 			2, "vigil: unknown check id aws-s3-nope (see `vigil checks list`)"},
 		{"unknown severity", []string{"scan", "--severity", "urgent"},

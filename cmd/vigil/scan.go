@@ -21,6 +21,7 @@ import (
 type scanFlags struct {
 	profiles, roles, regions, services, checks, rates []string
 	externalID, endpoint, severity, format, output    string
+	mutes                                             string
 	failOn                                            string
 	concurrency                                       int
 	progress                                          string
@@ -57,6 +58,7 @@ Exit codes: 0 done, 1 error, 2 bad usage, 3 a finding at or above --fail-on.`,
 	fl.StringSliceVar(&f.services, "services", nil, "services to scan (default all: "+strings.Join(awscol.Services(), ",")+")")
 	fl.StringSliceVar(&f.checks, "checks", nil, "check ids to evaluate (default all)")
 	fl.StringArrayVar(&a.checkDirs, "checks-dir", nil, "directory of custom checks to add (repeatable)")
+	fl.StringVar(&f.mutes, "mutes", os.Getenv("VIGIL_MUTES"), "YAML file of mutes: matching findings are reported as muted (env VIGIL_MUTES)")
 	fl.StringVar(&f.severity, "severity", "", "evaluate only checks at or above this severity")
 	fl.StringVar(&f.format, "format", "table", "output format: "+strings.Join(report.Formats, ", "))
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of stdout")
@@ -97,6 +99,12 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	if err != nil {
 		return err
 	}
+	var mutes *policy.Mutes
+	if f.mutes != "" {
+		if mutes, err = policy.LoadMutes(f.mutes); err != nil {
+			return &vigil.Error{Code: vigil.EINVALID, Message: "invalid mutes", Err: err}
+		}
+	}
 	col, err := awscol.New(awscol.Options{Endpoint: f.endpoint, Regions: splitList(f.regions),
 		Services: splitList(f.services), Rates: rates, Concurrency: f.concurrency, Logger: a.logger()})
 	if err != nil {
@@ -123,7 +131,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	defer func() { _ = store.Close() }()
 	prog := newProgress(a.stderr, f.progress == "always" || (f.progress == "auto" && isTerminal(a.stderr)))
 	runner := scan.New(scan.Options{Store: store, Collectors: map[vigil.Provider]vigil.Collector{vigil.AWS: col},
-		Checks: checks, Progress: prog.update, Logger: a.logger()})
+		Checks: checks, Mutes: mutes, Progress: prog.update, Logger: a.logger()})
 	prog.start()
 	sc, runErr := runner.Run(ctx, accounts)
 	prog.stop()

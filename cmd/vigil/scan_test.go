@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,6 +103,16 @@ func TestScanDemoAccount(t *testing.T) {
 		"--services", "ec2", "--checks", "aws-ec2-sg-no-world-ipv4-admin-ports", "--fail-on", "high", "--format", "csv")
 	if code != 3 || !strings.Contains(stderr, "findings at or above high") {
 		t.Errorf("--fail-on high: exit %d, stderr %q", code, stderr)
+	}
+
+	// A mute turns the finding into muted, with its reason.
+	mutes := filepath.Join(t.TempDir(), "mutes.yaml")
+	if err := os.WriteFile(mutes, []byte("- check: aws-rds-instance-*\n  resource: orders-db\n  reason: migrating to Aurora\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep = scanJSON(t, db, "--services", "rds", "--mutes", mutes)
+	if got := rep.verdicts()["aws-rds-instance-not-public"]; got["orders-db"] != "muted" || got["billing-db"] != "pass" {
+		t.Errorf("muted scan: %v", got)
 	}
 
 	// A change shows up in history with its diff, and the finding resolves.
