@@ -44,7 +44,7 @@ func TestBadInput(t *testing.T) {
 		"id: my-broken-check\ntitle: Broken\nresource: aws.s3.bucket\nseverity: high\ncategory: security\nassert: 'resource.versioning.status == '\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	badMutes := filepath.Join(brokenDir, "mutes.yml")
+	badMutes := filepath.Join(t.TempDir(), "mutes.yml")
 	if err := os.WriteFile(badMutes, []byte("- check: aws-s3-*\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
