@@ -318,8 +318,10 @@ func trailCoverage(tr cttypes.Trail, sel *cloudtrail.GetEventSelectorsOutput, pa
 					narrowed = true
 				}
 			case "resources.ARN":
-				if !(slices.Equal(fs.StartsWith, allBuckets[1:]) && len(fs.Equals)+len(fs.NotEquals)+len(fs.EndsWith)+
-					len(fs.NotEndsWith)+len(fs.NotStartsWith) == 0) {
+				// Only "every bucket" (StartsWith arn:<partition>:s3) with no other
+				// operator covers all objects.
+				others := len(fs.Equals) + len(fs.NotEquals) + len(fs.EndsWith) + len(fs.NotEndsWith) + len(fs.NotStartsWith)
+				if !slices.Equal(fs.StartsWith, allBuckets[1:]) || others > 0 {
 					narrowed = true
 				}
 			case "eventSource":
