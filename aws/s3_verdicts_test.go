@@ -92,16 +92,18 @@ func TestS3Verdicts(t *testing.T) {
 
 	t.Run("account block unreadable", func(t *testing.T) {
 		col := collectS3With(t, denyS3Control)
-		// Only a bucket whose own settings block everything is known not
-		// to be exposed; for the others the account could be the only
-		// thing standing between their ACL or policy and the internet.
-		unknown := statuses(errs, map[string]vigil.Status{s.tls: pass})
+		// The account setting matters only for a bucket that grants public
+		// access and does not neutralise it itself: only those are unknown.
+		// A bucket without a public grant is not exposed whatever the
+		// account says, and one whose own IgnorePublicAcls or
+		// RestrictPublicBuckets covers its grant is not exposed either.
 		assertVerdicts(t, col, map[string]map[string]vigil.Status{
 			"aws-s3-account-block-public-access": {acct: errs},
-			"aws-s3-bucket-no-public-read":       unknown,
-			"aws-s3-bucket-no-public-write":      unknown,
-			"aws-s3-bucket-block-public-access":  statuses(fail, map[string]vigil.Status{s.tls: pass}),
-			"aws-s3-bucket-tls-only":             statuses(fail, map[string]vigil.Status{s.tls: pass}),
+			"aws-s3-bucket-no-public-read": statuses(pass, map[string]vigil.Status{
+				s.publicRead: errs, s.publicWrite: errs, s.publicPolicy: errs}),
+			"aws-s3-bucket-no-public-write":     statuses(pass, map[string]vigil.Status{s.publicWrite: errs}),
+			"aws-s3-bucket-block-public-access": statuses(fail, map[string]vigil.Status{s.tls: pass}),
+			"aws-s3-bucket-tls-only":            statuses(fail, map[string]vigil.Status{s.tls: pass}),
 		})
 	})
 

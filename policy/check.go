@@ -11,6 +11,7 @@ import (
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/vigilsec/vigil"
@@ -27,6 +28,9 @@ type Check struct {
 	Tests []Test
 
 	when, assert, reason cel.Program
+	// whenPartial and assertPartial evaluate with unknowns in place of
+	// properties that could not be read.
+	whenPartial, assertPartial cel.Program
 	// whenReads and reads are the property paths (dot-separated) that the
 	// when condition and the assertion with its reason read; "" means the
 	// whole document.
@@ -60,8 +64,9 @@ type Outcome struct {
 
 // Input is a resource prepared for evaluation by many checks.
 type Input struct {
-	r   *vigil.Resource
-	act interpreter.Activation
+	r    *vigil.Resource
+	vars map[string]any
+	act  interpreter.Activation
 }
 
 // NewInput prepares r for evaluation at time now.
@@ -74,23 +79,26 @@ func NewInput(r *vigil.Resource, now time.Time) *Input {
 	if props == nil {
 		props = map[string]any{}
 	}
-	act, _ := interpreter.NewActivation(map[string]any{
+	vars := map[string]any{
 		varResource: props, varName: r.Name, varUID: r.UID, varRegion: r.Region,
 		varAccount: r.Account, varTags: tags, varNow: types.Timestamp{Time: now},
-	})
-	return &Input{r: r, act: act}
+	}
+	act, _ := interpreter.NewActivation(vars)
+	return &Input{r: r, vars: vars, act: act}
 }
 
-// Evaluate runs the check on a prepared resource. A property the check
-// reads that could not be collected makes the outcome error, whatever the
-// expression would say; so does an expression that fails at run time.
+// Evaluate runs the check on a prepared resource. Properties that could
+// not be collected are unknowns: if the verdict depends on one of them the
+// outcome is error, never pass; if it does not (a bucket with no public
+// grant is not exposed whatever its unreadable Block Public Access says),
+// the verdict stands. An expression that fails at run time is an error too.
 func (c *Check) Evaluate(in *Input) Outcome {
-	if e, ok := readError(in.r, c.whenReads); ok {
-		return unreadable(e)
-	}
 	if c.when != nil {
-		v, _, err := c.when.Eval(in.act)
-		if err != nil {
+		v, unread, err := eval(c.when, c.whenPartial, in, c.whenReads)
+		switch {
+		case unread != nil:
+			return unreadable(*unread)
+		case err != nil:
 			return Outcome{Applies: true, Status: vigil.StatusError, Reason: "evaluating when: " + err.Error()}
 		}
 		if b, ok := v.Value().(bool); !ok {
@@ -99,11 +107,11 @@ func (c *Check) Evaluate(in *Input) Outcome {
 			return Outcome{}
 		}
 	}
-	if e, ok := readError(in.r, c.reads); ok {
-		return unreadable(e)
-	}
-	v, _, err := c.assert.Eval(in.act)
-	if err != nil {
+	v, unread, err := eval(c.assert, c.assertPartial, in, c.reads)
+	switch {
+	case unread != nil:
+		return unreadable(*unread)
+	case err != nil:
 		return Outcome{Applies: true, Status: vigil.StatusError, Reason: "evaluating assert: " + err.Error()}
 	}
 	pass, ok := v.Value().(bool)
@@ -124,29 +132,77 @@ func (c *Check) Evaluate(in *Input) Outcome {
 	return Outcome{Applies: true, Status: vigil.StatusFail, Reason: reason}
 }
 
+// eval runs an expression. When read errors cover properties it reads, it
+// runs the partial program with those properties unknown and reports the
+// first such read error if the result depends on them.
+func eval(full, partial cel.Program, in *Input, reads []string) (ref.Val, *vigil.ReadError, error) {
+	covering := coveringErrors(in.r, reads)
+	if len(covering) == 0 {
+		v, _, err := full.Eval(in.act)
+		return v, nil, err
+	}
+	patterns := make([]*cel.AttributePatternType, 0, len(covering))
+	for _, u := range covering {
+		pat := cel.AttributePattern(varResource)
+		if u.path != "" {
+			for _, q := range strings.Split(u.path, ".") {
+				pat = pat.QualString(q)
+			}
+		}
+		patterns = append(patterns, pat)
+	}
+	pv, err := cel.PartialVars(in.vars, patterns...)
+	if err != nil {
+		return nil, &covering[0].err, nil
+	}
+	v, _, err := partial.Eval(pv)
+	if types.IsUnknown(v) {
+		return nil, &covering[0].err, nil
+	}
+	if err != nil {
+		// A failure next to an unreadable property is reported as the
+		// unreadable property: the data is what is missing.
+		return nil, &covering[0].err, nil
+	}
+	return v, nil, nil
+}
+
+// unknownPath is a property path to treat as unknown and the read error
+// that makes it so.
+type unknownPath struct {
+	path string
+	err  vigil.ReadError
+}
+
+// coveringErrors returns, for each read error that covers a property path
+// the expression reads, the path to treat as unknown: the shorter of the
+// two, so that reading a whole object with an unreadable member is unknown.
+func coveringErrors(r *vigil.Resource, reads []string) []unknownPath {
+	if len(r.ReadErrors) == 0 {
+		return nil
+	}
+	var out []unknownPath
+	for _, p := range reads {
+		for _, e := range r.ReadErrors {
+			switch {
+			case p == "" || e.Property == "":
+				out = append(out, unknownPath{"", e})
+			case e.Property == p || strings.HasPrefix(p, e.Property+"."):
+				out = append(out, unknownPath{e.Property, e})
+			case strings.HasPrefix(e.Property, p+"."):
+				out = append(out, unknownPath{p, e})
+			}
+		}
+	}
+	return out
+}
+
 func unreadable(e vigil.ReadError) Outcome {
 	what := e.Property
 	if what == "" {
 		what = "the resource"
 	}
 	return Outcome{Applies: true, Status: vigil.StatusError, Reason: "could not read " + what + ": " + e.String()}
-}
-
-// readError returns the first read error of r that covers one of the
-// property paths.
-func readError(r *vigil.Resource, reads []string) (vigil.ReadError, bool) {
-	if len(r.ReadErrors) == 0 {
-		return vigil.ReadError{}, false
-	}
-	for _, p := range reads {
-		if p == "" {
-			return r.ReadErrors[0], true
-		}
-		if e, ok := r.ReadErrorFor(p); ok {
-			return e, true
-		}
-	}
-	return vigil.ReadError{}, false
 }
 
 // Reads returns the property paths the check's expressions read.

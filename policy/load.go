@@ -271,9 +271,9 @@ func compileFile(env *cel.Env, file string, data []byte) (*Check, []Problem) {
 			Frameworks: cf.Frameworks, Source: file},
 		When: cf.When, Tests: cf.Tests,
 	}
-	compile := func(key, expr string, want *cel.Type) cel.Program {
+	compile := func(key, expr string, want *cel.Type) (cel.Program, cel.Program) {
 		if expr == "" {
-			return nil
+			return nil, nil
 		}
 		checked, iss := env.Compile(expr)
 		if iss != nil && iss.Err() != nil {
@@ -281,16 +281,21 @@ func compileFile(env *cel.Env, file string, data []byte) (*Check, []Problem) {
 				line, col := exprPosition(at(key), e.Location.Line(), e.Location.Column())
 				probs = append(probs, Problem{File: file, Line: line, Column: col, Msg: key + ": " + e.Message})
 			}
-			return nil
+			return nil, nil
 		}
 		if out := checked.OutputType(); !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
 			bad(key, "%s must be a %s expression, this one gives %s", key, want, out)
-			return nil
+			return nil, nil
 		}
 		prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
 		if err != nil {
 			bad(key, "%s: %v", key, err)
-			return nil
+			return nil, nil
+		}
+		partial, err := env.Program(checked, cel.EvalOptions(cel.OptPartialEval))
+		if err != nil {
+			bad(key, "%s: %v", key, err)
+			return nil, nil
 		}
 		reads := propertyReads(checked.NativeRep().Expr())
 		if key == "when" {
@@ -298,11 +303,11 @@ func compileFile(env *cel.Env, file string, data []byte) (*Check, []Problem) {
 		} else {
 			c.reads = append(c.reads, reads...)
 		}
-		return prg
+		return prg, partial
 	}
-	c.when = compile("when", cf.When, cel.BoolType)
-	c.assert = compile("assert", cf.Assert, cel.BoolType)
-	c.reason = compile("reason", cf.Reason, cel.StringType)
+	c.when, c.whenPartial = compile("when", cf.When, cel.BoolType)
+	c.assert, c.assertPartial = compile("assert", cf.Assert, cel.BoolType)
+	c.reason, _ = compile("reason", cf.Reason, cel.StringType)
 	probs = append(probs, checkTests(file, doc, cf.Tests)...)
 	if len(probs) > 0 {
 		return nil, probs

@@ -106,6 +106,14 @@ func TestEvaluate(t *testing.T) {
 		{"has over read error", `!has(resource.policy) || resource.policy == null`, map[string]any{}, []string{"policy"}, vigil.StatusError},
 		{"read error on child", `resource.policy.Statement.size() == 0`, map[string]any{"policy": map[string]any{}}, []string{"policy.Statement"}, vigil.StatusError},
 		{"read error elsewhere", `resource.a == 1`, map[string]any{"a": 1}, []string{"b"}, vigil.StatusPass},
+		// The verdict does not depend on the unreadable flag: no grant, no exposure.
+		{"unknown not needed", `!resource.public || resource.bpa == true`, map[string]any{"public": false}, []string{"bpa"}, vigil.StatusPass},
+		{"unknown needed", `!resource.public || resource.bpa == true`, map[string]any{"public": true}, []string{"bpa"}, vigil.StatusError},
+		{"unknown would fail anyway", `resource.public == false && resource.bpa == true`, map[string]any{"public": true}, []string{"bpa"}, vigil.StatusFail},
+		{"descendant unreadable", `resource.a.size() == 1`, map[string]any{"a": map[string]any{"c": 1}}, []string{"a.b"}, vigil.StatusError},
+		{"function over unreadable member", `!iam.isPublic(resource.policy)`, map[string]any{"policy": map[string]any{}}, []string{"policy.Statement"}, vigil.StatusError},
+		{"comprehension over unreadable list", `resource.rules.all(r, r.ok)`, map[string]any{}, []string{"rules"}, vigil.StatusError},
+		{"whole resource unreadable", `resource.a == 1`, map[string]any{"a": 1}, []string{""}, vigil.StatusError},
 		{"index form", `resource["a"]["b"] == 1`, map[string]any{"a": map[string]any{}}, []string{"a.b"}, vigil.StatusError},
 		{"interim public", `iam.isPublic(resource.p)`, map[string]any{"p": map[string]any{"Statement": []any{
 			map[string]any{"Effect": "Allow", "Principal": map[string]any{"AWS": []any{"arn:aws:iam::1:root", "*"}}, "Action": "s3:GetObject"}}}}, nil, vigil.StatusPass},
