@@ -35,7 +35,11 @@ func TestFixtures(t *testing.T) {
 				if !r.OK {
 					t.Errorf("%s: fixture %q: got %s (%s), want %s", c.Source, r.Test.Name, r.GotWord(), r.Got.Reason, r.Test.Want)
 				}
-				fmt.Fprintf(&b, "%s: %s: %s\n", r.Test.Name, r.GotWord(), r.Got.Reason)
+				line := r.Test.Name + ": " + r.GotWord()
+				if r.Got.Reason != "" {
+					line += ": " + r.Got.Reason
+				}
+				fmt.Fprintln(&b, line)
 			}
 			if !wants["pass"] || !wants["fail"] {
 				t.Errorf("%s: needs at least one passing and one failing fixture", c.Source)
