@@ -42,13 +42,10 @@ type ReadError struct {
 	Message   string `json:"message"`
 }
 
-// String renders the read error on one line.
+// String renders the failed call on one line: operation, code, message.
 func (e ReadError) String() string {
 	var b strings.Builder
 	b.WriteString(e.Operation)
-	if e.Property != "" {
-		b.WriteString(" (" + e.Property + ")")
-	}
 	b.WriteString(": " + e.Code)
 	if e.Message != "" {
 		b.WriteString(": " + e.Message)

@@ -177,6 +177,11 @@ func (r *Runner) Run(ctx context.Context, accounts []vigil.Account) (vigil.Scan,
 	if len(acctErrs) > 0 {
 		s.scan.Error = errors.Join(acctErrs...).Error()
 	}
+	for _, c := range o.Collectors {
+		if counter, ok := c.(interface{ APICalls() int64 }); ok {
+			s.scan.Stats.APICalls += counter.APICalls()
+		}
+	}
 	end := o.Now().UTC()
 	s.scan.FinishedAt = &end
 	if err := o.Store.FinishScan(context.WithoutCancel(ctx), s.scan); err != nil {

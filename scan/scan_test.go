@@ -152,7 +152,7 @@ func TestNeverPassOnFailedRead(t *testing.T) {
 	if got.Status != vigil.StatusError {
 		t.Fatalf("%s = %s (%s), want error", ebsDefault, got.Status, got.Reason)
 	}
-	if want := "could not read ebs_encryption_by_default: ec2:GetEbsEncryptionByDefault (ebs_encryption_by_default): forbidden: UnauthorizedOperation: You are not authorized to perform this operation."; got.Reason != want {
+	if want := "could not read ebs_encryption_by_default: ec2:GetEbsEncryptionByDefault: forbidden: UnauthorizedOperation: You are not authorized to perform this operation."; got.Reason != want {
 		t.Errorf("reason %q\nwant   %q", got.Reason, want)
 	}
 	list := f.result(t, snapshotCheck, regionUID)

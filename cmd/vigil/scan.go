@@ -135,7 +135,6 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	prog.start()
 	sc, runErr := runner.Run(ctx, accounts)
 	prog.stop()
-	sc.Stats.APICalls = col.APICalls()
 	if sc.ID == "" || (runErr != nil && sc.FinishedAt == nil) {
 		return runErr
 	}
