@@ -37,6 +37,9 @@ type Report struct {
 	Checks  map[string]CheckInfo
 	// Names maps resource uids to names, for display.
 	Names map[string]string
+	// Width, when positive, is the terminal width the table fits into by
+	// shortening reasons.
+	Width int
 }
 
 // Write renders the report in a format.
@@ -142,14 +145,29 @@ func (r *Report) table(w io.Writer) error {
 		return a.ResourceUID < b.ResourceUID
 	})
 	if len(shown) > 0 {
-		fmt.Fprintln(tw, "SEVERITY\tSTATUS\tCHECK\tRESOURCE\tREGION\tREASON\tID")
-		for _, x := range shown {
-			name := r.Names[x.ResourceUID]
-			if name == "" {
-				name = x.ResourceUID
+		name := func(x vigil.Result) string {
+			if n := r.Names[x.ResourceUID]; n != "" {
+				return truncate(n, 40)
 			}
+			return truncate(x.ResourceUID, 40)
+		}
+		// The reason column gets what the terminal leaves it.
+		reasonWidth := 100
+		if r.Width > 0 {
+			// tabwriter pads each column to its widest cell plus 2.
+			var check, res, region int
+			for _, x := range shown {
+				check = max(check, len(x.CheckID))
+				res = max(res, len([]rune(name(x))))
+				region = max(region, len(x.Region))
+			}
+			fixed := len("critical  ") + len("STATUS  ") + len("f-0123456789  ") + check + res + region + 6
+			reasonWidth = max(24, r.Width-fixed-1)
+		}
+		fmt.Fprintln(tw, "SEVERITY\tSTATUS\tID\tCHECK\tRESOURCE\tREGION\tREASON")
+		for _, x := range shown {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.Severity, strings.ToUpper(string(x.Status)),
-				x.CheckID, truncate(name, 48), x.Region, truncate(x.Reason, 90), x.FindingID())
+				x.FindingID(), x.CheckID, name(x), x.Region, truncate(x.Reason, reasonWidth))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -203,11 +221,13 @@ func (r *Report) summary(w io.Writer) error {
 	return nil
 }
 
+// truncate shortens s to at most n runes, marking the cut with an ellipsis.
 func truncate(s string, n int) string {
-	if len(s) <= n {
+	r := []rune(s)
+	if len(r) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string(r[:n-1]) + "…"
 }
 
 // ocsf writes one OCSF v1.1 Compliance Finding (class 2003) per non-passing

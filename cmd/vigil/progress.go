@@ -107,15 +107,15 @@ func (p *progress) draw() {
 	}
 	for _, k := range keys {
 		r := p.rows[k]
-		state := "done"
+		state := ""
 		if len(r.running) > 0 {
-			state = "running " + strings.Join(r.running, ",")
+			state = "  running " + strings.Join(r.running, ",")
 		}
 		errs := ""
 		if r.errors > 0 {
 			errs = fmt.Sprintf(", %d failed reads", r.errors)
 		}
-		fmt.Fprintf(&b, "\x1b[2K%-28s %d/%d services, %d resources%s  %s\n", k, r.finished, r.started, r.resources, errs, truncate(state, 40))
+		fmt.Fprintf(&b, "\x1b[2K%-28s %2d services done, %4d resources%s%s\n", k, r.finished, r.resources, errs, truncate(state, 50))
 	}
 	p.lines = len(keys)
 	_, _ = io.WriteString(p.w, b.String())

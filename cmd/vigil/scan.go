@@ -142,6 +142,9 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.output == "" {
+		rep.Width = terminalWidth(a.stdout)
+	}
 	if err := rep.Write(out, f.format); err != nil {
 		return err
 	}
@@ -235,6 +238,19 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// terminalWidth returns w's width in columns when it is a terminal, else 0.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return width
 }
 
 func isTerminal(w io.Writer) bool {
