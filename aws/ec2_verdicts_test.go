@@ -113,8 +113,22 @@ func TestEC2RDSVerdicts(t *testing.T) {
 		"aws-ec2-sg-no-world-high-risk-ports":  sgs(allSGsPass("ssh-world", "all-world", "rdp-v6", "mysql-world"), pass),
 		"aws-ec2-default-sg-restricts-all-traffic": with(verdict{id("sg-app-default"): pass},
 			untouchedDefaultSGs, fail),
+		// EC2.18 (new check): from the internet, only TCP 80 and 443. ICMP
+		// (ping-world) has no ports and is not judged; the default groups have
+		// no rule from the internet.
+		"aws-ec2-sg-world-only-authorized-ports": sgs(allSGsPass("ssh-world", "all-world", "rdp-v6", "mysql-world"), pass),
+		// EC2.16 (new check): the seeded ACLs are associated with no subnet;
+		// default ACLs are out of scope.
+		"aws-ec2-nacl-unused": {
+			id("acl-deny-ssh-first"): fail, id("acl-deny-admin-first"): fail, id("acl-udp-ssh-open"): fail,
+			id("acl-restricted"): fail, id("acl-narrow-deny"): fail, id("acl-rdp-v6"): fail,
+		},
+		// i-imds-off has its metadata endpoint disabled but HttpTokens left
+		// optional: Security Hub EC2.8 and CIS 5.6 pass an instance only when
+		// HttpTokens is required (re-enabling the endpoint brings IMDSv1
+		// back), so the check now fails it instead of passing it.
 		"aws-ec2-instance-imdsv2-required": {
-			id("i-v1-public"): fail, id("i-v2-private"): pass, id("i-v1-stopped"): fail, id("i-imds-off"): pass,
+			id("i-v1-public"): fail, id("i-v2-private"): pass, id("i-v1-stopped"): fail, id("i-imds-off"): fail,
 		},
 		"aws-ec2-instance-no-public-ip": {
 			id("i-v1-public"): fail, id("i-v2-private"): pass, id("i-v1-stopped"): pass, id("i-imds-off"): pass,
@@ -153,6 +167,25 @@ func TestEC2RDSVerdicts(t *testing.T) {
 		}, automated, pass),
 		"aws-rds-cluster-storage-encrypted":   {"aurora-main": pass},
 		"aws-rds-cluster-deletion-protection": {"aurora-main": fail},
+
+		// New FSBP RDS checks. Only db-private enables IAM authentication and
+		// exports a log (postgresql, not upgrade); moto leaves Enhanced
+		// Monitoring and copy-tags-to-snapshot off and every instance on its
+		// engine's default port. Aurora members are out of scope of the
+		// instance-level log, copy-tags and port checks (their cluster decides).
+		"aws-rds-instance-enhanced-monitoring": {
+			"db-public": fail, "db-private": fail, "db-short-backups": fail, "aurora-main-1": fail,
+		},
+		"aws-rds-instance-iam-auth": {
+			"db-public": fail, "db-private": pass, "db-short-backups": fail, "aurora-main-1": fail,
+		},
+		"aws-rds-instance-cloudwatch-logs":       {"db-public": fail, "db-private": fail, "db-short-backups": fail},
+		"aws-rds-instance-postgresql-logs":       {"db-private": pass, "db-short-backups": fail},
+		"aws-rds-instance-copy-tags-to-snapshot": {"db-public": fail, "db-private": fail, "db-short-backups": fail},
+		"aws-rds-instance-non-default-port":      {"db-public": fail, "db-private": fail, "db-short-backups": fail},
+		"aws-rds-cluster-iam-auth":               {"aurora-main": fail},
+		"aws-rds-cluster-multi-az":               {"aurora-main": fail},
+		"aws-rds-cluster-aurora-postgresql-logs": {"aurora-main": fail},
 	}
 	want["aws-rds-snapshot-encrypted"][automatedPublic] = fail
 

@@ -51,6 +51,19 @@ func TestIAMVerdicts(t *testing.T) {
 
 			// admin-unused is attached nowhere: out of scope.
 			"aws-iam-policy-no-full-admin": {"admin-all": fail, "s3-read": pass},
+			// New check for Security Hub IAM.1, which also fails unattached
+			// administrator policies: only admin-unused is in scope.
+			"aws-iam-policy-unattached-no-full-admin": {"admin-unused": fail},
+			// New check for KMS.1: "*" on "*" allows kms:Decrypt on every key.
+			"aws-iam-policy-no-kms-decrypt-all-keys": {"admin-all": fail, "admin-unused": fail, "s3-read": pass},
+			// New checks for KMS.2: the seeded inline policies only read S3.
+			"aws-iam-user-inline-no-kms-decrypt-all-keys":  {"alice": pass, "bob": pass, "carol": pass, "dave": pass},
+			"aws-iam-group-inline-no-kms-decrypt-all-keys": {"admins": pass, "empty": pass},
+			"aws-iam-role-inline-no-kms-decrypt-all-keys":  {"app": pass, "support": pass, "shell": pass},
+			// New check for CIS 1.11: bob has a console password and two
+			// active keys that were never used; alice used hers. Users without
+			// a console password are out of scope.
+			"aws-iam-user-no-unused-initial-access-key": {"alice": pass, "bob": fail},
 			// moto reports every certificate as expired in 2012.
 			"aws-iam-server-certificate-not-expired": {"legacy-lb": fail},
 			// moto has no Access Analyzer: unreadable, never a pass.

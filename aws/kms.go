@@ -96,15 +96,28 @@ func kmsKey(ctx context.Context, t *task, client *kms.Client, id string) (vigil.
 		p["policy"] = parsePolicy(aws.ToString(pol.Policy))
 	}
 	if m.KeyManager == types.KeyManagerTypeCustomer {
-		tags, err := client.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: &id})
-		if err == nil {
-			r.Tags = map[string]string{}
-			for _, tg := range tags.Tags {
-				r.Tags[aws.ToString(tg.TagKey)] = aws.ToString(tg.TagValue)
-			}
-		} else {
+		if tags, err := kmsTags(ctx, client, id); err != nil {
 			t.propErr(&r, "tags", err)
+		} else {
+			r.Tags = tags
 		}
 	}
 	return r, nil
+}
+
+// kmsTags reads every page of a key's tags: ListResourceTags returns at most
+// 50 a page and says Truncated, with a NextMarker, when there are more.
+func kmsTags(ctx context.Context, client *kms.Client, id string) (map[string]string, error) {
+	tags := map[string]string{}
+	p := kms.NewListResourceTagsPaginator(client, &kms.ListResourceTagsInput{KeyId: &id})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, tg := range page.Tags {
+			tags[aws.ToString(tg.TagKey)] = aws.ToString(tg.TagValue)
+		}
+	}
+	return tags, nil
 }

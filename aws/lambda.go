@@ -187,8 +187,11 @@ func lambdaURL(ctx context.Context, client *lambda.Client, arn, qualifier string
 	}
 	// The config names the function or alias it belongs to; an answer for
 	// another qualifier (moto ignores Qualifier) is not this one's URL, and
-	// is reported under its own qualifier only.
-	if got := arnQualifier(aws.ToString(out.FunctionArn)); out.FunctionArn != nil && got != qualifier {
+	// is reported under its own qualifier only. "$LATEST" is a valid URL
+	// qualifier (FunctionUrlQualifier) and is the unqualified function: a
+	// URL created with it must not be dropped as belonging to no one.
+	if got := arnQualifier(aws.ToString(out.FunctionArn)); out.FunctionArn != nil && got != qualifier &&
+		!(qualifier == "" && got == "$LATEST") {
 		return nil, nil
 	}
 	var cors any

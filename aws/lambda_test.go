@@ -167,3 +167,29 @@ func TestLambda(t *testing.T) {
 		t.Fatalf("collected resources contain an environment variable value: %s", b)
 	}
 }
+
+// TestLambdaURLLatestQualifier checks that a function URL whose config names
+// the function qualified with "$LATEST" (a valid FunctionUrlQualifier, the
+// same function as the unqualified name) is counted as the function's URL,
+// not dropped as another qualifier's.
+func TestLambdaURLLatestQualifier(t *testing.T) {
+	moto.Reset(t)
+	seedFunctions(t)
+	latest := answer("GetFunctionUrlConfig", func(in any) any {
+		in2 := in.(*lambda.GetFunctionUrlConfigInput)
+		if !strings.HasSuffix(aws.ToString(in2.FunctionName), ":function:modern") || in2.Qualifier != nil {
+			return nil
+		}
+		return &lambda.GetFunctionUrlConfigOutput{AuthType: lambdatypes.FunctionUrlAuthTypeNone,
+			FunctionArn: aws.String("arn:aws:lambda:us-east-1:123456789012:function:modern:$LATEST"),
+			FunctionUrl: aws.String("https://abc.lambda-url.us-east-1.on.aws/"), InvokeMode: lambdatypes.InvokeModeBuffered}
+	})
+	p := collectWith(t, []string{"lambda"}, latest).ofType(TypeLambdaFunction)["modern"].Properties
+	u, _ := p["function_url"].(map[string]any)
+	if u == nil || u["qualifier"] != "" || u["auth_type"] != "NONE" {
+		t.Fatalf("function_url = %#v, want the $LATEST URL with auth NONE", p["function_url"])
+	}
+	if urls, _ := p["function_urls"].([]any); len(urls) != 1 || !reflect.DeepEqual(urls[0], u) {
+		t.Errorf("function_urls = %#v, want [function_url]", p["function_urls"])
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go/middleware"
+
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/internal/testenv"
 )
@@ -97,4 +100,54 @@ func collect(t *testing.T, services []string, regions ...string) *collected {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// collectWith is collect with extra SDK API options on every client, to
+// answer or fail chosen calls the way AWS does and moto cannot (truncated
+// pages, error codes).
+func collectWith(t *testing.T, services []string, apiOptions ...func(*middleware.Stack) error) *collected {
+	t.Helper()
+	c, err := New(Options{Endpoint: moto.URL, Regions: []string{"us-east-1"}, Services: services,
+		Now: func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	acct, err := c.Resolve(ctx, Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := c.base(ctx, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.APIOptions = append(append([]func(*middleware.Stack) error{}, base.APIOptions...), apiOptions...)
+	c.mu.Lock()
+	c.bases[acct.Profile+"|"+acct.RoleARN] = base
+	c.mu.Unlock()
+	out := &collected{resources: map[string]vigil.Resource{}}
+	if err := c.Collect(ctx, acct, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// answer short-circuits one operation with the result of fn, which gets the
+// operation's input; other operations, and calls for which fn returns nil,
+// go to the server.
+func answer(operation string, fn func(input any) any) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("Answer"+operation,
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if awsmiddleware.GetOperationName(ctx) == operation {
+					if out := fn(in.Parameters); out != nil {
+						if err, ok := out.(error); ok {
+							return middleware.InitializeOutput{}, middleware.Metadata{}, err
+						}
+						return middleware.InitializeOutput{Result: out}, middleware.Metadata{}, nil
+					}
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After) // after the operation's metadata, which names it
+	}
 }

@@ -486,13 +486,19 @@ var (
 )
 
 // policyPublic applies the INTERIM public rule to a bucket policy: a
-// statement is public when it allows, with no Condition, a Principal of "*"
-// or {"AWS": "*"} (or a list containing "*"). read and write narrow that to
-// public statements whose Action (or NotAction) covers one of s3ReadActions
-// or s3WriteActions.
+// statement is public when it allows, with no Condition (an empty Condition
+// object is none), a Principal of "*" or {"AWS": "*"} (or a list containing
+// "*"), or every principal but some (NotPrincipal, which AWS documents as
+// granting everyone else, anonymous users included). read and write narrow
+// that to public statements whose Action (or NotAction) covers one of
+// s3ReadActions or s3WriteActions.
 func policyPublic(doc any) (public, read, write bool) {
 	for _, st := range policyStatements(doc) {
-		if st["Effect"] != "Allow" || st["Condition"] != nil || !principalIsAnyone(st["Principal"]) {
+		if st["Effect"] != "Allow" || hasCondition(st) {
+			continue
+		}
+		_, notPrincipal := st["NotPrincipal"]
+		if !principalIsAnyone(st["Principal"]) && !notPrincipal {
 			continue
 		}
 		public = true
@@ -500,6 +506,18 @@ func policyPublic(doc any) (public, read, write bool) {
 		write = write || coversAnyAction(st, s3WriteActions)
 	}
 	return public, read, write
+}
+
+// hasCondition reports whether a statement has a Condition that could
+// narrow it: null and {} match every request.
+func hasCondition(st map[string]any) bool {
+	switch c := st["Condition"].(type) {
+	case nil:
+		return false
+	case map[string]any:
+		return len(c) > 0
+	}
+	return true
 }
 
 // coversAnyAction reports whether a statement's Action (or NotAction)

@@ -539,6 +539,12 @@ func TestS3PolicyAnalysis(t *testing.T) {
 			`{"Effect":"Allow","Principal":"*","NotAction":["s3:Put*","s3:Delete*"],"Resource":"arn:aws:s3:::b/*"}`)},
 		{name: "condition makes it not public (interim)", doc: doc(
 			`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-123"}}}`)},
+		{name: "empty condition matches every request", public: true, read: true, doc: doc(
+			`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{}}`)},
+		{name: "allow with NotPrincipal grants everyone else", public: true, read: true, write: true, doc: doc(
+			`{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}`)},
+		{name: "deny with NotPrincipal grants nothing", doc: doc(
+			`{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}`)},
 		{name: "account principal", doc: doc(
 			`{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}`)},
 		{name: "service principal", doc: doc(

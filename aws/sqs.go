@@ -59,7 +59,10 @@ func sqsQueue(ctx context.Context, t *task, client *sqs.Client, url string) (r v
 	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url,
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
 	switch {
-	case classify(err) == vigil.ENOTFOUND || hasCode(err, "AWS.SimpleQueueService.NonExistentQueue"):
+	// SQS speaks JSON with query compatibility: the code is the query
+	// protocol's when AWS sends the x-amzn-query-error header, the JSON
+	// shape's name otherwise.
+	case classify(err) == vigil.ENOTFOUND || hasCode(err, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
 		return r, false
 	case err != nil:
 		for _, k := range sqsQueueProps {

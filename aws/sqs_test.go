@@ -2,11 +2,14 @@ package aws
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // publicQueuePolicy lets anyone send to the queue, with no condition.
@@ -73,4 +76,59 @@ func TestSQS(t *testing.T) {
 	if _, ok := kms.Properties["created"].(string); !ok {
 		t.Errorf("kms-q created = %#v, want a timestamp", kms.Properties["created"])
 	}
+}
+
+// TestSQSPolicyVerbatim checks that a queue policy, which SQS returns as
+// plain JSON, reaches the properties unchanged: "+" is legal in IAM role
+// names and "%41" is a literal condition value, and URL-decoding either
+// would rewrite the policy.
+func TestSQSPolicyVerbatim(t *testing.T) {
+	moto.Reset(t)
+	const policy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+		`"Principal":{"AWS":"arn:aws:iam::111122223333:role/deploy+ci"},"Action":"sqs:SendMessage",` +
+		`"Resource":"arn:aws:sqs:us-east-1:123456789012:partner-q","Condition":{"StringLike":{"aws:SourceArn":"arn:aws:sns:*:111122223333:100%41"}}}]}`
+	c := sqs.NewFromConfig(moto.Config(t, "us-east-1"))
+	if _, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String("partner-q"),
+		Attributes: map[string]string{"Policy": policy}}); err != nil {
+		t.Fatal(err)
+	}
+	q := collect(t, []string{"sqs"}).ofType(TypeSQSQueue)["partner-q"]
+	if got, want := q.Properties["policy"], parsePolicyJSON(t, policy); !reflect.DeepEqual(got, want) {
+		t.Errorf("policy = %#v\nwant %#v", got, want)
+	}
+}
+
+// TestSQSQueueGone checks that a queue deleted between ListQueues and
+// GetQueueAttributes is skipped whichever code SQS gives: the query
+// protocol's AWS.SimpleQueueService.NonExistentQueue or the JSON shape's
+// QueueDoesNotExist.
+func TestSQSQueueGone(t *testing.T) {
+	moto.Reset(t)
+	seedQueues(t)
+	for _, override := range []*string{nil, aws.String("AWS.SimpleQueueService.NonExistentQueue")} {
+		gone := answer("GetQueueAttributes", func(in any) any {
+			if strings.HasSuffix(aws.ToString(in.(*sqs.GetQueueAttributesInput).QueueUrl), "/plain-q") {
+				return &sqstypes.QueueDoesNotExist{Message: aws.String("The specified queue does not exist."), ErrorCodeOverride: override}
+			}
+			return nil
+		})
+		col := collectWith(t, []string{"sqs"}, gone)
+		queues := col.ofType(TypeSQSQueue)
+		if _, ok := queues["plain-q"]; ok || len(queues) != 3 {
+			t.Errorf("code %s: got queues %v, want the 3 that still exist", (&sqstypes.QueueDoesNotExist{ErrorCodeOverride: override}).ErrorCode(), ec2Keys(queues))
+		}
+		if len(col.readErrors) != 0 {
+			t.Errorf("read errors: %v", col.readErrors)
+		}
+	}
+}
+
+// parsePolicyJSON decodes a policy as plain JSON, for comparison.
+func parsePolicyJSON(t *testing.T, doc string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
