@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/iampolicy"
 )
 
 // TypeS3Bucket is the resource type of an S3 general purpose bucket.
@@ -493,12 +494,8 @@ var (
 // that to public statements whose Action (or NotAction) covers one of
 // s3ReadActions or s3WriteActions.
 func policyPublic(doc any) (public, read, write bool) {
-	for _, st := range policyStatements(doc) {
-		if st["Effect"] != "Allow" || hasCondition(st) {
-			continue
-		}
-		_, notPrincipal := st["NotPrincipal"]
-		if !principalIsAnyone(st["Principal"]) && !notPrincipal {
+	for _, st := range iampolicy.Statements(doc) {
+		if !iampolicy.GrantsAnyone(st) {
 			continue
 		}
 		public = true
@@ -508,31 +505,19 @@ func policyPublic(doc any) (public, read, write bool) {
 	return public, read, write
 }
 
-// hasCondition reports whether a statement has a Condition that could
-// narrow it: null and {} match every request.
-func hasCondition(st map[string]any) bool {
-	switch c := st["Condition"].(type) {
-	case nil:
-		return false
-	case map[string]any:
-		return len(c) > 0
-	}
-	return true
-}
-
 // coversAnyAction reports whether a statement's Action (or NotAction)
 // applies to one of the actions.
 func coversAnyAction(st map[string]any, actions []string) bool {
 	if v, ok := st["NotAction"]; ok {
 		for _, a := range actions {
-			if !matchesAny(stringList(v), a) {
+			if !matchesAny(iampolicy.StringList(v), a) {
 				return true
 			}
 		}
 		return false
 	}
 	for _, a := range actions {
-		if matchesAny(stringList(st["Action"]), a) {
+		if matchesAny(iampolicy.StringList(st["Action"]), a) {
 			return true
 		}
 	}
@@ -546,17 +531,17 @@ func coversAnyAction(st map[string]any, actions []string) bool {
 // and all of its objects. Statements with NotPrincipal, NotAction or
 // NotResource do not count.
 func tlsOnly(doc any, bucketARN string) bool {
-	for _, st := range policyStatements(doc) {
+	for _, st := range iampolicy.Statements(doc) {
 		if st["Effect"] != "Deny" || st["NotPrincipal"] != nil || st["NotAction"] != nil || st["NotResource"] != nil {
 			continue
 		}
-		if !principalIsAnyone(st["Principal"]) || !insecureTransportOnly(st["Condition"]) {
+		if !iampolicy.PrincipalIsAnyone(st["Principal"]) || !insecureTransportOnly(st["Condition"]) {
 			continue
 		}
-		if !matchesAny(stringList(st["Action"]), "s3:*") {
+		if !matchesAny(iampolicy.StringList(st["Action"]), "s3:*") {
 			continue
 		}
-		res := stringList(st["Resource"])
+		res := iampolicy.StringList(st["Resource"])
 		if matchesAny(res, bucketARN) && coversAllObjects(res, bucketARN+"/") {
 			return true
 		}
@@ -584,7 +569,7 @@ func insecureTransportOnly(cond any) bool {
 			if !strings.EqualFold(k, "aws:SecureTransport") {
 				return false
 			}
-			vals := stringList(val)
+			vals := iampolicy.StringList(val)
 			if b, ok := val.(bool); ok {
 				vals = []string{fmt.Sprint(b)}
 			}
@@ -612,64 +597,6 @@ func coversAllObjects(patterns []string, prefix string) bool {
 		}
 	}
 	return false
-}
-
-// policyStatements returns a policy's statements, whether Statement is one
-// object or a list.
-func policyStatements(doc any) []map[string]any {
-	m, ok := doc.(map[string]any)
-	if !ok {
-		return nil
-	}
-	switch s := m["Statement"].(type) {
-	case map[string]any:
-		return []map[string]any{s}
-	case []any:
-		out := make([]map[string]any, 0, len(s))
-		for _, e := range s {
-			if st, ok := e.(map[string]any); ok {
-				out = append(out, st)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-// principalIsAnyone reports whether a Principal is "*" or {"AWS": "*"}, or
-// a list containing "*".
-func principalIsAnyone(p any) bool {
-	if s, ok := p.(string); ok {
-		return s == "*"
-	}
-	m, ok := p.(map[string]any)
-	if !ok {
-		return false
-	}
-	for _, v := range stringList(m["AWS"]) {
-		if v == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-// stringList returns a policy element that is a string or a list of
-// strings as a list.
-func stringList(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // matchesAny reports whether one of the IAM wildcard patterns matches s,

@@ -1,35 +1,23 @@
 package policy
 
-import "strings"
+import (
+	"strings"
 
-// INTERIM: the two functions below are deliberately simple stand-ins for
-// iam.isPublic and iam.grantsAdmin until the iampolicy package implements
-// AWS's documented evaluation logic. They err towards "public": any
-// unconditioned Allow to everyone is public, and conditions are not
-// interpreted at all (a conditioned grant is treated as not public, which
-// the policy engine will refine).
+	"github.com/vigilsec/vigil/iampolicy"
+)
 
-// interimIsPublic reports whether some Allow statement grants access to
-// every principal without a condition.
-func interimIsPublic(doc any) bool {
-	for _, st := range statements(doc) {
-		if !strings.EqualFold(str(st["Effect"]), "Allow") {
-			continue
-		}
-		if c, ok := st["Condition"].(map[string]any); ok && len(c) > 0 {
-			continue
-		}
-		if principalIsEveryone(st["Principal"]) {
-			return true
-		}
-	}
-	return false
-}
+// INTERIM: the two functions below back iam.isPublic and iam.grantsAdmin
+// until the iampolicy package implements AWS's documented evaluation logic.
+// Both err towards flagging: a grant to everyone is public unless a
+// condition pins it to fixed sources (see iampolicy.GrantsAnyone).
+
+// interimIsPublic is iampolicy.IsPublic (itself interim).
+func interimIsPublic(doc any) bool { return iampolicy.IsPublic(doc) }
 
 // interimGrantsAdmin reports whether some Allow statement grants every
 // action on every resource.
 func interimGrantsAdmin(doc any) bool {
-	for _, st := range statements(doc) {
+	for _, st := range iampolicy.Statements(doc) {
 		if !strings.EqualFold(str(st["Effect"]), "Allow") {
 			continue
 		}
@@ -38,38 +26,6 @@ func interimGrantsAdmin(doc any) bool {
 		}
 	}
 	return false
-}
-
-func principalIsEveryone(p any) bool {
-	switch x := p.(type) {
-	case string:
-		return x == "*"
-	case map[string]any:
-		return hasAny(x["AWS"], "*")
-	}
-	return false
-}
-
-// statements returns a policy document's statements; Statement may be an
-// object or a list.
-func statements(doc any) []map[string]any {
-	m, ok := doc.(map[string]any)
-	if !ok {
-		return nil
-	}
-	switch s := m["Statement"].(type) {
-	case map[string]any:
-		return []map[string]any{s}
-	case []any:
-		out := make([]map[string]any, 0, len(s))
-		for _, e := range s {
-			if st, ok := e.(map[string]any); ok {
-				out = append(out, st)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // hasAny reports whether v (a string or a list of strings) contains one of want.
