@@ -2,14 +2,11 @@ package aws
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
-	"github.com/vigilsec/vigil"
 )
 
 // Resource types of the ec2 service.
@@ -31,15 +28,9 @@ func init() {
 	}, collect: collectEC2})
 }
 
-// ec2Listing lists one resource type of the ec2 service in a region.
-type ec2Listing struct {
-	typ  string
-	list func(ctx context.Context, t *task, client *ec2.Client) error
-}
-
 // ec2Listings run one after the other in each region; each fails on its
 // own, so that a missing permission for snapshots does not hide instances.
-var ec2Listings = []ec2Listing{
+var ec2Listings = []listing[*ec2.Client]{
 	{TypeEC2Instance, listEC2Instances},
 	{TypeEC2SecurityGroup, listEC2SecurityGroups},
 	{TypeEC2NetworkACL, listEC2NetworkACLs},
@@ -55,36 +46,7 @@ var ec2Listings = []ec2Listing{
 func collectEC2(ctx context.Context, t *task) error {
 	client := ec2.NewFromConfig(t.cfg)
 	ebsDefaults(ctx, t, client)
-	for _, l := range ec2Listings {
-		err := l.list(ctx, t, client)
-		if err == nil {
-			continue
-		}
-		var stop stopError
-		if errors.As(err, &stop) {
-			return stop.err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		t.listFailed(l.typ, err)
-	}
-	return nil
-}
-
-// stopError carries an error of the sink (the scan was cancelled), which
-// ends the whole task rather than one listing.
-type stopError struct{ err error }
-
-func (e stopError) Error() string { return e.err.Error() }
-func (e stopError) Unwrap() error { return e.err }
-
-// emitOrStop emits r and wraps a sink error so that collectEC2 stops.
-func emitOrStop(ctx context.Context, t *task, r vigil.Resource) error {
-	if err := t.emit(ctx, r); err != nil {
-		return stopError{err}
-	}
-	return nil
+	return runListings(ctx, t, client, ec2Listings)
 }
 
 // ebsDefaults records the region's EBS encryption-by-default setting and

@@ -463,7 +463,7 @@ func TestEC2ListingFails(t *testing.T) {
 	moto.Reset(t)
 	saved := ec2Listings
 	t.Cleanup(func() { ec2Listings = saved })
-	ec2Listings = append([]ec2Listing(nil), saved...)
+	ec2Listings = append([]listing[*ec2.Client](nil), saved...)
 	for i := range ec2Listings {
 		if ec2Listings[i].typ == TypeEC2Snapshot {
 			ec2Listings[i].list = func(ctx context.Context, t *task, client *ec2.Client) error {

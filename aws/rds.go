@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,28 +27,11 @@ func init() {
 // fails on its own.
 func collectRDS(ctx context.Context, t *task) error {
 	client := rds.NewFromConfig(t.cfg)
-	for _, l := range []struct {
-		typ  string
-		list func(context.Context, *task, *rds.Client) error
-	}{
+	return runListings(ctx, t, client, []listing[*rds.Client]{
 		{TypeRDSInstance, listRDSInstances},
 		{TypeRDSSnapshot, listRDSSnapshots},
 		{TypeRDSCluster, listRDSClusters},
-	} {
-		err := l.list(ctx, t, client)
-		if err == nil {
-			continue
-		}
-		var stop stopError
-		if errors.As(err, &stop) {
-			return stop.err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		t.listFailed(l.typ, err)
-	}
-	return nil
+	})
 }
 
 // listRDSInstances emits the region's DB instances.

@@ -219,6 +219,48 @@ func (t *task) countErr(e vigil.ReadError) {
 	t.sink.ReadError(e)
 }
 
+// listing is one resource type's listing within a service.
+type listing[C any] struct {
+	typ  string
+	list func(ctx context.Context, t *task, client C) error
+}
+
+// runListings runs a service's listings in order. Each fails on its own,
+// so that a missing permission for snapshots does not hide instances; a
+// sink error (the scan was cancelled) stops them all.
+func runListings[C any](ctx context.Context, t *task, client C, ls []listing[C]) error {
+	for _, l := range ls {
+		err := l.list(ctx, t, client)
+		if err == nil {
+			continue
+		}
+		var stop stopError
+		if errors.As(err, &stop) {
+			return stop.err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t.listFailed(l.typ, err)
+	}
+	return nil
+}
+
+// stopError carries an error of the sink (the scan was cancelled), which
+// ends the whole task rather than one listing.
+type stopError struct{ err error }
+
+func (e stopError) Error() string { return e.err.Error() }
+func (e stopError) Unwrap() error { return e.err }
+
+// emitOrStop emits r and wraps a sink error so that runListings stops.
+func emitOrStop(ctx context.Context, t *task, r vigil.Resource) error {
+	if err := t.emit(ctx, r); err != nil {
+		return stopError{err}
+	}
+	return nil
+}
+
 // operation names the API operation of an SDK error as "service:Operation".
 func operation(err error, fallback string) string {
 	var oe *smithy.OperationError
