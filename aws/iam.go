@@ -105,6 +105,30 @@ func iamBoundary(b *types.AttachedPermissionsBoundary) any {
 	return aws.ToString(b.PermissionsBoundaryArn)
 }
 
+// iamPrincipalPolicies records the attached and inline policies of a
+// user, group or role. Each listing is paginated by its caller; a failure
+// is a read error of that property alone.
+func iamPrincipalPolicies(t *task, r *vigil.Resource, attached func(add func([]types.AttachedPolicy)) error,
+	inlineNames func(add func([]string)) error, inlineDoc func(name string) (*string, error)) {
+	var att []types.AttachedPolicy
+	if err := attached(func(ps []types.AttachedPolicy) { att = append(att, ps...) }); err != nil {
+		t.propErr(r, "attached_policies", err)
+	} else {
+		r.Properties["attached_policies"] = iamAttachedList(att)
+	}
+	var names []string
+	err := inlineNames(func(ns []string) { names = append(names, ns...) })
+	var inline []any
+	if err == nil {
+		inline, err = iamInline(names, inlineDoc)
+	}
+	if err != nil {
+		t.propErr(r, "inline_policies", err)
+	} else {
+		r.Properties["inline_policies"] = inline
+	}
+}
+
 // iamAttachedList converts attached managed policies to [{name, arn}].
 func iamAttachedList(ps []types.AttachedPolicy) []any {
 	out := make([]any, 0, len(ps))
@@ -216,33 +240,22 @@ func iamUser(ctx context.Context, t *task, c *iam.Client, u types.User) (vigil.R
 		p["access_keys"] = keys
 	}
 
-	var attached []types.AttachedPolicy
-	err = iamPages(ctx, iam.NewListAttachedUserPoliciesPaginator(c, &iam.ListAttachedUserPoliciesInput{UserName: &name}),
-		func(o *iam.ListAttachedUserPoliciesOutput) { attached = append(attached, o.AttachedPolicies...) })
-	if err != nil {
-		t.propErr(&r, "attached_policies", err)
-	} else {
-		p["attached_policies"] = iamAttachedList(attached)
-	}
-
-	var names []string
-	err = iamPages(ctx, iam.NewListUserPoliciesPaginator(c, &iam.ListUserPoliciesInput{UserName: &name}),
-		func(o *iam.ListUserPoliciesOutput) { names = append(names, o.PolicyNames...) })
-	var inline []any
-	if err == nil {
-		inline, err = iamInline(names, func(n string) (*string, error) {
+	iamPrincipalPolicies(t, &r,
+		func(add func([]types.AttachedPolicy)) error {
+			return iamPages(ctx, iam.NewListAttachedUserPoliciesPaginator(c, &iam.ListAttachedUserPoliciesInput{UserName: &name}),
+				func(o *iam.ListAttachedUserPoliciesOutput) { add(o.AttachedPolicies) })
+		},
+		func(add func([]string)) error {
+			return iamPages(ctx, iam.NewListUserPoliciesPaginator(c, &iam.ListUserPoliciesInput{UserName: &name}),
+				func(o *iam.ListUserPoliciesOutput) { add(o.PolicyNames) })
+		},
+		func(n string) (*string, error) {
 			out, err := c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: &name, PolicyName: &n})
 			if err != nil {
 				return nil, err
 			}
 			return out.PolicyDocument, nil
 		})
-	}
-	if err != nil {
-		t.propErr(&r, "inline_policies", err)
-	} else {
-		p["inline_policies"] = inline
-	}
 
 	groups := []any{}
 	err = iamPages(ctx, iam.NewListGroupsForUserPaginator(c, &iam.ListGroupsForUserInput{UserName: &name}),
@@ -346,33 +359,22 @@ func iamGroup(ctx context.Context, t *task, c *iam.Client, g types.Group) (vigil
 		p["member_count"] = int64(members)
 	}
 
-	var attached []types.AttachedPolicy
-	err = iamPages(ctx, iam.NewListAttachedGroupPoliciesPaginator(c, &iam.ListAttachedGroupPoliciesInput{GroupName: &name}),
-		func(o *iam.ListAttachedGroupPoliciesOutput) { attached = append(attached, o.AttachedPolicies...) })
-	if err != nil {
-		t.propErr(&r, "attached_policies", err)
-	} else {
-		p["attached_policies"] = iamAttachedList(attached)
-	}
-
-	var names []string
-	err = iamPages(ctx, iam.NewListGroupPoliciesPaginator(c, &iam.ListGroupPoliciesInput{GroupName: &name}),
-		func(o *iam.ListGroupPoliciesOutput) { names = append(names, o.PolicyNames...) })
-	var inline []any
-	if err == nil {
-		inline, err = iamInline(names, func(n string) (*string, error) {
+	iamPrincipalPolicies(t, &r,
+		func(add func([]types.AttachedPolicy)) error {
+			return iamPages(ctx, iam.NewListAttachedGroupPoliciesPaginator(c, &iam.ListAttachedGroupPoliciesInput{GroupName: &name}),
+				func(o *iam.ListAttachedGroupPoliciesOutput) { add(o.AttachedPolicies) })
+		},
+		func(add func([]string)) error {
+			return iamPages(ctx, iam.NewListGroupPoliciesPaginator(c, &iam.ListGroupPoliciesInput{GroupName: &name}),
+				func(o *iam.ListGroupPoliciesOutput) { add(o.PolicyNames) })
+		},
+		func(n string) (*string, error) {
 			out, err := c.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: &name, PolicyName: &n})
 			if err != nil {
 				return nil, err
 			}
 			return out.PolicyDocument, nil
 		})
-	}
-	if err != nil {
-		t.propErr(&r, "inline_policies", err)
-	} else {
-		p["inline_policies"] = inline
-	}
 	return r, true
 }
 
@@ -433,33 +435,22 @@ func iamRole(ctx context.Context, t *task, c *iam.Client, role types.Role) (vigi
 		r.Tags = iamTags(g.Role.Tags)
 	}
 
-	var attached []types.AttachedPolicy
-	err = iamPages(ctx, iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: &name}),
-		func(o *iam.ListAttachedRolePoliciesOutput) { attached = append(attached, o.AttachedPolicies...) })
-	if err != nil {
-		t.propErr(&r, "attached_policies", err)
-	} else {
-		p["attached_policies"] = iamAttachedList(attached)
-	}
-
-	var names []string
-	err = iamPages(ctx, iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: &name}),
-		func(o *iam.ListRolePoliciesOutput) { names = append(names, o.PolicyNames...) })
-	var inline []any
-	if err == nil {
-		inline, err = iamInline(names, func(n string) (*string, error) {
+	iamPrincipalPolicies(t, &r,
+		func(add func([]types.AttachedPolicy)) error {
+			return iamPages(ctx, iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: &name}),
+				func(o *iam.ListAttachedRolePoliciesOutput) { add(o.AttachedPolicies) })
+		},
+		func(add func([]string)) error {
+			return iamPages(ctx, iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: &name}),
+				func(o *iam.ListRolePoliciesOutput) { add(o.PolicyNames) })
+		},
+		func(n string) (*string, error) {
 			out, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: &n})
 			if err != nil {
 				return nil, err
 			}
 			return out.PolicyDocument, nil
 		})
-	}
-	if err != nil {
-		t.propErr(&r, "inline_policies", err)
-	} else {
-		p["inline_policies"] = inline
-	}
 	return r, true
 }
 
