@@ -21,7 +21,7 @@ func (a *app) inventoryCmd() *cobra.Command {
 			if format != "table" && format != "json" {
 				return vigil.Errorf(vigil.EINVALID, "unknown format %q (want table or json)", format)
 			}
-			store, err := a.openStore(cmd.Context())
+			store, err := a.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -68,7 +68,7 @@ func (a *app) historyCmd() *cobra.Command {
 			if format != "text" && format != "json" {
 				return vigil.Errorf(vigil.EINVALID, "unknown format %q (want text or json)", format)
 			}
-			store, err := a.openStore(cmd.Context())
+			store, err := a.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}

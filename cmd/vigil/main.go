@@ -149,6 +149,21 @@ func (a *app) loadChecks() (*policy.Set, error) {
 // only after their input has been validated, so a rejected command leaves
 // no database behind.
 func (a *app) openStore(ctx context.Context) (*sqlite.Store, error) {
+	return a.open(ctx, true)
+}
+
+// openExisting opens the database for reading commands, which must not
+// create an empty one where the user mistyped --db.
+func (a *app) openExisting(ctx context.Context) (*sqlite.Store, error) {
+	return a.open(ctx, false)
+}
+
+func (a *app) open(ctx context.Context, create bool) (*sqlite.Store, error) {
+	if !create {
+		if _, err := os.Stat(a.dbPath); errors.Is(err, os.ErrNotExist) {
+			return nil, vigil.Errorf(vigil.ENOTFOUND, "no database at %s (run `vigil scan` first, or pass --db)", a.dbPath)
+		}
+	}
 	s, err := sqlite.Open(ctx, a.dbPath)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", a.dbPath, err)

@@ -71,6 +71,8 @@ func TestBadInput(t *testing.T) {
 			1, "vigil: aws credentials: InvalidClientTokenId: The security token included in the request is invalid."},
 		{"missing profile", []string{"scan", "--profile", "no-such-profile", "--endpoint-url", emulator.URL},
 			2, "vigil: load aws config (profile no-such-profile): failed to get shared config profile, no-such-profile"},
+		{"inventory without a database", []string{"inventory"}, 1, "vigil: no database at "},
+		{"history without a database", []string{"history", "arn:aws:s3:::x"}, 1, "vigil: no database at "},
 		{"unknown command", []string{"scna"}, 2, `vigil: unknown command "scna" for "vigil"`},
 	}
 	for _, tc := range cases {
