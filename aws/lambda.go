@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 	"sort"
 	"strings"
@@ -134,41 +135,66 @@ func lambdaFunction(ctx context.Context, t *task, client *lambda.Client, fn lamb
 }
 
 // lambdaURLs sets function_url (the unqualified function's URL, or null)
-// and function_urls (that one and every alias's). A URL can only be
-// attached to $LATEST or an alias, so the aliases and one
-// GetFunctionUrlConfig each cover them all.
+// and function_urls (that one and every alias's), and alias_policies: an
+// alias has a resource-based policy of its own, which can make the alias
+// public while the function's policy is not. A URL can only be attached to
+// $LATEST or an alias, so the aliases and one GetFunctionUrlConfig each
+// cover them all.
 func lambdaURLs(ctx context.Context, t *task, client *lambda.Client, r *vigil.Resource, arn string) {
 	p := r.Properties
+	urls, aliasPolicies := []any{}, []any{}
+	urlErr := error(nil)
 	latest, err := lambdaURL(ctx, client, arn, "")
 	if err != nil {
 		t.propErr(r, "function_url", err)
-		t.propErr(r, "function_urls", err)
-		return
-	}
-	p["function_url"] = latest
-	urls := []any{}
-	if latest != nil {
-		urls = append(urls, latest)
+		urlErr = err
+	} else {
+		p["function_url"] = latest
+		if latest != nil {
+			urls = append(urls, latest)
+		}
 	}
 	ap := lambda.NewListAliasesPaginator(client, &lambda.ListAliasesInput{FunctionName: &arn})
 	for ap.HasMorePages() {
 		page, err := ap.NextPage(ctx)
 		if err != nil {
-			t.propErr(r, "function_urls", err)
+			t.propErr(r, "alias_policies", err)
+			t.propErr(r, "function_urls", cmp.Or(urlErr, err))
 			return
 		}
 		for _, a := range page.Aliases {
-			u, err := lambdaURL(ctx, client, arn, aws.ToString(a.Name))
-			if err != nil {
-				t.propErr(r, "function_urls", err)
-				return
+			name := aws.ToString(a.Name)
+			if urlErr == nil {
+				u, err := lambdaURL(ctx, client, arn, name)
+				switch {
+				case err != nil:
+					urlErr = err
+				case u != nil:
+					urls = append(urls, u)
+				}
 			}
-			if u != nil {
-				urls = append(urls, u)
+			if aliasPolicies == nil {
+				continue
+			}
+			pol, err := client.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: &arn, Qualifier: &name})
+			switch {
+			case hasCode(err, "ResourceNotFoundException"):
+			case err != nil:
+				t.propErr(r, "alias_policies", err)
+				aliasPolicies = nil
+			default:
+				aliasPolicies = append(aliasPolicies, map[string]any{"alias": name, "policy": parsePolicy(aws.ToString(pol.Policy))})
 			}
 		}
 	}
-	p["function_urls"] = urls
+	if urlErr != nil {
+		t.propErr(r, "function_urls", urlErr)
+	} else {
+		p["function_urls"] = urls
+	}
+	if aliasPolicies != nil {
+		p["alias_policies"] = aliasPolicies
+	}
 }
 
 // lambdaURL returns the URL config of the function or one of its aliases,
@@ -190,8 +216,9 @@ func lambdaURL(ctx context.Context, client *lambda.Client, arn, qualifier string
 	// is reported under its own qualifier only. "$LATEST" is a valid URL
 	// qualifier (FunctionUrlQualifier) and is the unqualified function: a
 	// URL created with it must not be dropped as belonging to no one.
-	if got := arnQualifier(aws.ToString(out.FunctionArn)); out.FunctionArn != nil && got != qualifier &&
-		!(qualifier == "" && got == "$LATEST") {
+	got := arnQualifier(aws.ToString(out.FunctionArn))
+	sameFunction := got == qualifier || (qualifier == "" && got == "$LATEST")
+	if out.FunctionArn != nil && !sameFunction {
 		return nil, nil
 	}
 	var cors any

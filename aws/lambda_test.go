@@ -193,3 +193,26 @@ func TestLambdaURLLatestQualifier(t *testing.T) {
 		t.Errorf("function_urls = %#v, want [function_url]", p["function_urls"])
 	}
 }
+
+// TestLambdaAliasPolicy checks that an alias's own resource-based policy is
+// collected: a public permission on an alias leaves the function's policy
+// untouched, and the not-public check must still fail.
+func TestLambdaAliasPolicy(t *testing.T) {
+	moto.Reset(t)
+	seedFunctions(t)
+	ctx := context.Background()
+	c := lambda.NewFromConfig(moto.Config(t, "us-east-1"))
+	if _, err := c.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("iam-url"), Qualifier: aws.String("live"),
+		StatementId: aws.String("anyone"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("*")}); err != nil {
+		t.Fatal(err)
+	}
+	col := collect(t, []string{"lambda"})
+	p := col.ofType(TypeLambdaFunction)["iam-url"].Properties
+	aliases, ok := p["alias_policies"].([]any)
+	if !ok || len(aliases) != 1 || aliases[0].(map[string]any)["alias"] != "live" {
+		t.Fatalf("alias_policies = %#v", p["alias_policies"])
+	}
+	if got := verdicts(t, col)["aws-lambda-function-not-public"]["iam-url"]; got != "fail" {
+		t.Errorf("aws-lambda-function-not-public on iam-url = %q, want fail (public alias)", got)
+	}
+}

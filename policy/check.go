@@ -153,16 +153,13 @@ func eval(full, partial cel.Program, in *Input, reads []string) (ref.Val, *vigil
 	}
 	pv, err := cel.PartialVars(in.vars, patterns...)
 	if err != nil {
-		return nil, &covering[0].err, nil
+		return nil, nil, fmt.Errorf("unknown properties: %w", err)
 	}
 	v, _, err := partial.Eval(pv)
-	if types.IsUnknown(v) {
-		return nil, &covering[0].err, nil
-	}
-	if err != nil {
-		// A failure next to an unreadable property is reported as the
-		// unreadable property: the data is what is missing.
-		return nil, &covering[0].err, nil
+	if err != nil || types.IsUnknown(v) {
+		// The verdict depends on what could not be read; a failure next to
+		// an unreadable property is reported as that property too.
+		return nil, &covering[0].err, nil //nolint:nilerr // the read error is the outcome
 	}
 	return v, nil, nil
 }
