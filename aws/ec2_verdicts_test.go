@@ -69,6 +69,11 @@ func TestEC2RDSVerdicts(t *testing.T) {
 	})
 	// moto takes an automated snapshot of every instance it creates.
 	automated := each(TypeRDSSnapshot, prop("snapshot_type", "automated"))
+	// …and of every cluster: private and encrypted like aurora-main.
+	clusterSnaps := each(TypeRDSClusterSnapshot, prop("snapshot_type", "automated"))
+	if len(clusterSnaps) != 1 {
+		t.Fatalf("%d automated cluster snapshots, want 1 (aurora-main)", len(clusterSnaps))
+	}
 	if len(defaultVPCs) != 2 || len(defaultSubnets) != 9 || len(defaultACLs) != 4 || len(untouchedDefaultSGs) != 3 ||
 		len(rootVolumes) != 4 || len(amiSnapshots) != 3 || len(automated) != 4 {
 		t.Fatalf("moto defaults changed: %d default VPCs, %d default subnets, %d default ACLs, %d default groups, "+
@@ -159,6 +164,8 @@ func TestEC2RDSVerdicts(t *testing.T) {
 		"aws-rds-instance-backup-retention":    {"db-public": fail, "db-private": pass, "db-short-backups": fail},
 		"aws-rds-instance-multi-az":            {"db-public": fail, "db-private": pass, "db-short-backups": fail},
 		"aws-rds-instance-deletion-protection": {"db-public": fail, "db-private": pass, "db-short-backups": fail},
+		"aws-rds-cluster-snapshot-not-public":  with(verdict{}, clusterSnaps, pass),
+		"aws-rds-cluster-snapshot-encrypted":   with(verdict{}, clusterSnaps, pass),
 		"aws-rds-snapshot-not-public": with(verdict{
 			"snap-public": fail, "snap-shared": pass, "snap-private": pass,
 		}, automated, pass),

@@ -16,10 +16,12 @@ const (
 	TypeRDSInstance = "aws.rds.instance"
 	TypeRDSSnapshot = "aws.rds.snapshot"
 	TypeRDSCluster  = "aws.rds.cluster"
+	// TypeRDSClusterSnapshot is a DB cluster snapshot (Aurora, Multi-AZ DB cluster).
+	TypeRDSClusterSnapshot = "aws.rds.cluster_snapshot"
 )
 
 func init() {
-	register(&service{name: "rds", types: []string{TypeRDSInstance, TypeRDSSnapshot, TypeRDSCluster},
+	register(&service{name: "rds", types: []string{TypeRDSInstance, TypeRDSSnapshot, TypeRDSCluster, TypeRDSClusterSnapshot},
 		collect: collectRDS})
 }
 
@@ -31,6 +33,7 @@ func collectRDS(ctx context.Context, t *task) error {
 		{TypeRDSInstance, listRDSInstances},
 		{TypeRDSSnapshot, listRDSSnapshots},
 		{TypeRDSCluster, listRDSClusters},
+		{TypeRDSClusterSnapshot, listRDSClusterSnapshots},
 	})
 }
 
@@ -143,23 +146,84 @@ func listRDSSnapshots(ctx context.Context, t *task, client *rds.Client) error {
 				t.propErr(&r, "public", err)
 				t.propErr(&r, "shared_accounts", err)
 			default:
-				public, shared := false, []any{}
+				var restore []string
 				if res := attrs.DBSnapshotAttributesResult; res != nil {
 					for _, a := range res.DBSnapshotAttributes {
-						if aws.ToString(a.AttributeName) != "restore" {
-							continue
-						}
-						for _, v := range a.AttributeValues {
-							if v == "all" {
-								public = true
-							} else {
-								shared = append(shared, v)
-							}
+						if aws.ToString(a.AttributeName) == "restore" {
+							restore = append(restore, a.AttributeValues...)
 						}
 					}
 				}
-				r.Properties["public"] = public
-				r.Properties["shared_accounts"] = shared
+				r.Properties["public"], r.Properties["shared_accounts"] = restoreSharing(restore)
+			}
+			if err := emitOrStop(ctx, t, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// restoreSharing reads a snapshot's "restore" attribute values: "all" makes
+// it public, any other value is an account it is shared with.
+func restoreSharing(values []string) (public bool, shared []any) {
+	shared = []any{}
+	for _, v := range values {
+		if v == "all" {
+			public = true
+		} else {
+			shared = append(shared, v)
+		}
+	}
+	return public, shared
+}
+
+// listRDSClusterSnapshots emits the DB cluster snapshots (Aurora, Multi-AZ
+// DB clusters) the account owns, with their sharing.
+func listRDSClusterSnapshots(ctx context.Context, t *task, client *rds.Client) error {
+	p := rds.NewDescribeDBClusterSnapshotsPaginator(client, &rds.DescribeDBClusterSnapshotsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range page.DBClusterSnapshots {
+			id := aws.ToString(s.DBClusterSnapshotIdentifier)
+			r := vigil.Resource{UID: aws.ToString(s.DBClusterSnapshotArn), Type: TypeRDSClusterSnapshot, Name: id,
+				Tags: rdsTags(s.TagList)}
+			if r.UID == "" {
+				r.UID = t.arn("rds", t.region, "cluster-snapshot:"+id)
+			}
+			r.Properties = map[string]any{
+				"db_cluster_snapshot_identifier": id,
+				"db_cluster_identifier":          aws.ToString(s.DBClusterIdentifier),
+				"snapshot_type":                  aws.ToString(s.SnapshotType),
+				"engine":                         aws.ToString(s.Engine),
+				"engine_version":                 aws.ToString(s.EngineVersion),
+				"status":                         aws.ToString(s.Status),
+				"encrypted":                      aws.ToBool(s.StorageEncrypted),
+				"kms_key_id":                     nonEmpty(s.KmsKeyId),
+				"snapshot_create_time":           timeOrNil(s.SnapshotCreateTime),
+			}
+			attrs, err := client.DescribeDBClusterSnapshotAttributes(ctx, &rds.DescribeDBClusterSnapshotAttributesInput{
+				DBClusterSnapshotIdentifier: s.DBClusterSnapshotIdentifier,
+			})
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return ctx.Err()
+			case err != nil:
+				t.propErr(&r, "public", err)
+				t.propErr(&r, "shared_accounts", err)
+			default:
+				var restore []string
+				if res := attrs.DBClusterSnapshotAttributesResult; res != nil {
+					for _, a := range res.DBClusterSnapshotAttributes {
+						if aws.ToString(a.AttributeName) == "restore" {
+							restore = append(restore, a.AttributeValues...)
+						}
+					}
+				}
+				r.Properties["public"], r.Properties["shared_accounts"] = restoreSharing(restore)
 			}
 			if err := emitOrStop(ctx, t, r); err != nil {
 				return err

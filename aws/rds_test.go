@@ -115,3 +115,41 @@ func TestRDS(t *testing.T) {
 		"deletion_protection": false, "backup_retention_period": 7,
 		"members": []any{map[string]any{"db_instance_identifier": "aurora-main-1", "is_writer": true}}})
 }
+
+// TestRDSClusterSnapshots checks that cluster snapshots are collected with
+// their sharing, and that a public one fails while a shared one passes.
+func TestRDSClusterSnapshots(t *testing.T) {
+	moto.Reset(t)
+	ctx := context.Background()
+	c := rds.NewFromConfig(moto.Config(t, "us-east-1"))
+	seedOK := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seedOK(c.CreateDBCluster(ctx, &rds.CreateDBClusterInput{DBClusterIdentifier: aws.String("orders"),
+		Engine: aws.String("aurora-postgresql"), MasterUsername: aws.String("admin"),
+		MasterUserPassword: aws.String("correct-horse-battery"), StorageEncrypted: aws.Bool(true)}))
+	for _, name := range []string{"orders-public", "orders-shared"} {
+		seedOK(c.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String("orders"),
+			DBClusterSnapshotIdentifier: aws.String(name)}))
+	}
+	seedOK(c.ModifyDBClusterSnapshotAttribute(ctx, &rds.ModifyDBClusterSnapshotAttributeInput{
+		DBClusterSnapshotIdentifier: aws.String("orders-public"), AttributeName: aws.String("restore"), ValuesToAdd: []string{"all"}}))
+	seedOK(c.ModifyDBClusterSnapshotAttribute(ctx, &rds.ModifyDBClusterSnapshotAttributeInput{
+		DBClusterSnapshotIdentifier: aws.String("orders-shared"), AttributeName: aws.String("restore"), ValuesToAdd: []string{"111122223333"}}))
+
+	col := collect(t, []string{"rds"})
+	snaps := col.ofType(TypeRDSClusterSnapshot)
+	pub, shared := snaps["orders-public"], snaps["orders-shared"]
+	if pub.UID != "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:orders-public" ||
+		pub.Properties["public"] != true || shared.Properties["public"] != false ||
+		len(shared.Properties["shared_accounts"].([]any)) != 1 || shared.Properties["db_cluster_identifier"] != "orders" {
+		t.Fatalf("cluster snapshots: %+v / %+v", pub, shared)
+	}
+	v := verdicts(t, col)["aws-rds-cluster-snapshot-not-public"]
+	if v["orders-public"] != "fail" || v["orders-shared"] != "pass" {
+		t.Errorf("aws-rds-cluster-snapshot-not-public = %v", v)
+	}
+}
