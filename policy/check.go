@@ -99,7 +99,7 @@ func (c *Check) Evaluate(in *Input) Outcome {
 		case unread != nil:
 			return unreadable(*unread)
 		case err != nil:
-			return Outcome{Applies: true, Status: vigil.StatusError, Reason: "evaluating when: " + err.Error()}
+			return Outcome{Applies: true, Status: vigil.StatusError, Reason: "cannot decide: evaluating when: " + err.Error()}
 		}
 		if b, ok := v.Value().(bool); !ok {
 			return Outcome{Applies: true, Status: vigil.StatusError, Reason: fmt.Sprintf("when gave %v, not a bool", v)}
@@ -112,7 +112,7 @@ func (c *Check) Evaluate(in *Input) Outcome {
 	case unread != nil:
 		return unreadable(*unread)
 	case err != nil:
-		return Outcome{Applies: true, Status: vigil.StatusError, Reason: "evaluating assert: " + err.Error()}
+		return Outcome{Applies: true, Status: vigil.StatusError, Reason: "cannot decide: evaluating assert: " + err.Error()}
 	}
 	pass, ok := v.Value().(bool)
 	switch {

@@ -174,3 +174,31 @@ func ec2IDs(t *testing.T, cfg aws.Config) map[string]string {
 	}
 	return out
 }
+
+// TestScanSeveralAccounts assumes a role in each of two accounts (moto
+// keeps a separate estate per account) and scans both in one run.
+func TestScanSeveralAccounts(t *testing.T) {
+	emulator.Reset(t)
+	db := filepath.Join(t.TempDir(), "vigil.db")
+	code, out, stderr := runCLI(t, "--db", db, "scan", "--endpoint-url", emulator.URL, "--regions", "us-east-1",
+		"--services", "kms", "--format", "json",
+		"--role-arn", "arn:aws:iam::111111111111:role/VigilRead,arn:aws:iam::222222222222:role/VigilRead")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Scan struct {
+			Accounts []string `json:"accounts"`
+		} `json:"scan"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rep.Scan.Accounts, ",") != "111111111111,222222222222" {
+		t.Errorf("accounts = %v", rep.Scan.Accounts)
+	}
+	code, out, _ = runCLI(t, "--db", db, "inventory", "--type", "aws.account")
+	if code != 0 || !strings.Contains(out, "111111111111") || !strings.Contains(out, "222222222222") {
+		t.Errorf("inventory of accounts: exit %d\n%s", code, out)
+	}
+}
