@@ -255,9 +255,15 @@ func (c *Collector) Collect(ctx context.Context, acct vigil.Account, sink vigil.
 			return err
 		}
 	}
-	sink.Listed(vigil.Scope{Account: acct.ID, Type: TypeAccount})
-	for _, region := range regions {
-		sink.Listed(vigil.Scope{Account: acct.ID, Region: region, Type: TypeRegion})
+	// Account and region settings come from many services. Only a scan in
+	// which every service ran may resolve their findings: after
+	// --services iam, or when a service failed outright, a setting that is
+	// absent was not looked at, and its open finding must stay open.
+	if len(c.opts.Services) == 0 && syn.complete() {
+		sink.Listed(vigil.Scope{Account: acct.ID, Type: TypeAccount})
+		for _, region := range regions {
+			sink.Listed(vigil.Scope{Account: acct.ID, Region: region, Type: TypeRegion})
+		}
 	}
 	return nil
 }

@@ -92,6 +92,9 @@ func (t *task) run(ctx context.Context) error {
 		for _, typ := range t.svc.types {
 			t.listFailed(typ, err)
 		}
+		// Whatever this service would have set on aws.account or
+		// aws.region is missing without a read error of its own.
+		t.syn.markIncomplete()
 	}
 	t.mu.Lock()
 	for _, typ := range t.svc.types {
@@ -288,6 +291,23 @@ type synthetic struct {
 	at            time.Time
 	mu            sync.Mutex
 	res           map[string]*vigil.Resource // region ("" for the account) → resource
+	incomplete    bool
+}
+
+// markIncomplete records that a service failed outright, so some account or
+// region settings may be missing.
+func (s *synthetic) markIncomplete() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.incomplete = true
+}
+
+// complete reports whether every service that sets account or region
+// settings ran to the end.
+func (s *synthetic) complete() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.incomplete
 }
 
 func newSynthetic(account, part string, regions []string, at time.Time) *synthetic {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/vigilsec/vigil"
 	awscol "github.com/vigilsec/vigil/aws"
@@ -84,8 +85,14 @@ func newFixture(t *testing.T) *fixture {
 // scan runs a full scan of the ec2 service in us-east-1 through endpoint.
 func (f *fixture) scan(t *testing.T, endpoint string) vigil.Scan {
 	t.Helper()
+	return f.scanServices(t, endpoint, "ec2")
+}
+
+// scanServices scans us-east-1 through endpoint: the services given, or all.
+func (f *fixture) scanServices(t *testing.T, endpoint string, services ...string) vigil.Scan {
+	t.Helper()
 	ctx := context.Background()
-	col, err := awscol.New(awscol.Options{Endpoint: endpoint, Regions: []string{"us-east-1"}, Services: []string{"ec2"}, MaxAttempts: 1})
+	col, err := awscol.New(awscol.Options{Endpoint: endpoint, Regions: []string{"us-east-1"}, Services: services, MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +205,33 @@ func TestNeverPassOnFailedRead(t *testing.T) {
 	vs, err := f.store.Versions(ctx, snapUID)
 	if err != nil || len(vs) != 2 || !vs[1].Deleted {
 		t.Errorf("versions of deleted snapshot: %d, err %v", len(vs), err)
+	}
+}
+
+// TestPartialScanKeepsAccountFindings: a scan of some services only must
+// not resolve findings on account-wide settings that it did not look at.
+func TestPartialScanKeepsAccountFindings(t *testing.T) {
+	moto.Reset(t)
+	ctx := context.Background()
+	client := iam.NewFromConfig(moto.Config(t, "us-east-1"))
+	if _, err := client.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{MinimumPasswordLength: aws.Int32(8)}); err != nil {
+		t.Fatal(err)
+	}
+	const check, account = "aws-iam-password-policy-min-length-14", "arn:aws:vigil::123456789012:account"
+	f := newFixture(t)
+	f.scanServices(t, moto.URL)
+	if got := f.result(t, check, account); got.Status != vigil.StatusFail || got.ResolvedAt != nil {
+		t.Fatalf("full scan: %s resolved %v, want open fail", got.Status, got.ResolvedAt)
+	}
+	f.scanServices(t, moto.URL, "s3")
+	if got := f.result(t, check, account); got.Status != vigil.StatusFail || got.ResolvedAt != nil {
+		t.Errorf("after an s3-only scan: %s resolved %v, want still open fail", got.Status, got.ResolvedAt)
+	}
+	if _, err := client.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{MinimumPasswordLength: aws.Int32(14)}); err != nil {
+		t.Fatal(err)
+	}
+	f.scanServices(t, moto.URL)
+	if got := f.result(t, check, account); got.Status != vigil.StatusPass || got.ResolvedAt == nil {
+		t.Errorf("after fixing: %s resolved %v, want pass, resolved", got.Status, got.ResolvedAt)
 	}
 }
