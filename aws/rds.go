@@ -136,32 +136,44 @@ func listRDSSnapshots(ctx context.Context, t *task, client *rds.Client) error {
 				"kms_key_id":             nonEmpty(s.KmsKeyId),
 				"snapshot_create_time":   timeOrNil(s.SnapshotCreateTime),
 			}
-			attrs, err := client.DescribeDBSnapshotAttributes(ctx, &rds.DescribeDBSnapshotAttributesInput{
-				DBSnapshotIdentifier: s.DBSnapshotIdentifier,
-			})
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return ctx.Err()
-			case err != nil:
-				t.propErr(&r, "public", err)
-				t.propErr(&r, "shared_accounts", err)
-			default:
+			err := emitRDSSnapshot(ctx, t, r, func() ([]string, error) {
+				out, err := client.DescribeDBSnapshotAttributes(ctx, &rds.DescribeDBSnapshotAttributesInput{
+					DBSnapshotIdentifier: s.DBSnapshotIdentifier,
+				})
+				if err != nil || out.DBSnapshotAttributesResult == nil {
+					return nil, err
+				}
 				var restore []string
-				if res := attrs.DBSnapshotAttributesResult; res != nil {
-					for _, a := range res.DBSnapshotAttributes {
-						if aws.ToString(a.AttributeName) == "restore" {
-							restore = append(restore, a.AttributeValues...)
-						}
+				for _, a := range out.DBSnapshotAttributesResult.DBSnapshotAttributes {
+					if aws.ToString(a.AttributeName) == "restore" {
+						restore = append(restore, a.AttributeValues...)
 					}
 				}
-				r.Properties["public"], r.Properties["shared_accounts"] = restoreSharing(restore)
-			}
-			if err := emitOrStop(ctx, t, r); err != nil {
+				return restore, nil
+			})
+			if err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// emitRDSSnapshot records a DB or cluster snapshot's sharing, read from its
+// "restore" attribute values, and emits it. A failed read leaves public and
+// shared_accounts unknown.
+func emitRDSSnapshot(ctx context.Context, t *task, r vigil.Resource, restore func() ([]string, error)) error {
+	values, err := restore()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		t.propErr(&r, "public", err)
+		t.propErr(&r, "shared_accounts", err)
+	default:
+		r.Properties["public"], r.Properties["shared_accounts"] = restoreSharing(values)
+	}
+	return emitOrStop(ctx, t, r)
 }
 
 // restoreSharing reads a snapshot's "restore" attribute values: "all" makes
@@ -205,27 +217,22 @@ func listRDSClusterSnapshots(ctx context.Context, t *task, client *rds.Client) e
 				"kms_key_id":                     nonEmpty(s.KmsKeyId),
 				"snapshot_create_time":           timeOrNil(s.SnapshotCreateTime),
 			}
-			attrs, err := client.DescribeDBClusterSnapshotAttributes(ctx, &rds.DescribeDBClusterSnapshotAttributesInput{
-				DBClusterSnapshotIdentifier: s.DBClusterSnapshotIdentifier,
-			})
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return ctx.Err()
-			case err != nil:
-				t.propErr(&r, "public", err)
-				t.propErr(&r, "shared_accounts", err)
-			default:
+			err := emitRDSSnapshot(ctx, t, r, func() ([]string, error) {
+				out, err := client.DescribeDBClusterSnapshotAttributes(ctx, &rds.DescribeDBClusterSnapshotAttributesInput{
+					DBClusterSnapshotIdentifier: s.DBClusterSnapshotIdentifier,
+				})
+				if err != nil || out.DBClusterSnapshotAttributesResult == nil {
+					return nil, err
+				}
 				var restore []string
-				if res := attrs.DBClusterSnapshotAttributesResult; res != nil {
-					for _, a := range res.DBClusterSnapshotAttributes {
-						if aws.ToString(a.AttributeName) == "restore" {
-							restore = append(restore, a.AttributeValues...)
-						}
+				for _, a := range out.DBClusterSnapshotAttributesResult.DBClusterSnapshotAttributes {
+					if aws.ToString(a.AttributeName) == "restore" {
+						restore = append(restore, a.AttributeValues...)
 					}
 				}
-				r.Properties["public"], r.Properties["shared_accounts"] = restoreSharing(restore)
-			}
-			if err := emitOrStop(ctx, t, r); err != nil {
+				return restore, nil
+			})
+			if err != nil {
 				return err
 			}
 		}
