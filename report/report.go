@@ -177,6 +177,10 @@ func (r *Report) table(w io.Writer) error {
 	return r.summary(w)
 }
 
+// Summary prints the scan's counts by status and severity and every failed
+// read, without the findings table.
+func (r *Report) Summary(w io.Writer) error { return r.summary(w) }
+
 // summary prints counts by status and severity and every failed read.
 func (r *Report) summary(w io.Writer) error {
 	s := r.Scan

@@ -148,9 +148,9 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	if err := rep.Write(out, f.format); err != nil {
 		return err
 	}
-	if f.output != "" && f.format != "table" {
+	if f.output != "" {
 		// Keep the human summary on the terminal when the report goes to a file.
-		_ = rep.Write(a.stderr, "table")
+		_ = rep.Summary(a.stderr)
 	}
 	if runErr != nil {
 		return runErr
