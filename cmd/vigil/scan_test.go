@@ -202,3 +202,30 @@ func TestScanSeveralAccounts(t *testing.T) {
 		t.Errorf("inventory of accounts: exit %d\n%s", code, out)
 	}
 }
+
+// TestScanOutputFile writes the machine report to a file and keeps the
+// human summary on stderr.
+func TestScanOutputFile(t *testing.T) {
+	emulator.Reset(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "findings.ocsf.json")
+	code, stdout, stderr := runCLI(t, "--db", filepath.Join(dir, "vigil.db"), "scan", "--endpoint-url", emulator.URL,
+		"--regions", "us-east-1", "--services", "ec2", "--format", "ocsf", "-o", out)
+	if code != 0 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	if !strings.HasPrefix(stderr, "Scan s-") || !strings.Contains(stderr, "Findings by severity:") {
+		t.Errorf("stderr lacks the summary:\n%s", stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var findings []map[string]any
+	if err := json.Unmarshal(data, &findings); err != nil || len(findings) == 0 {
+		t.Fatalf("OCSF output: %v, %d findings", err, len(findings))
+	}
+	if findings[0]["class_uid"] != float64(2003) {
+		t.Errorf("class_uid = %v", findings[0]["class_uid"])
+	}
+}
