@@ -62,6 +62,7 @@ func TestBadInput(t *testing.T) {
 			2, "vigil: unknown check id aws-s3-nope (see `vigil checks list`)"},
 		{"unknown severity", []string{"scan", "--severity", "urgent"},
 			2, `vigil: --severity: unknown severity "urgent" (want critical, high, medium, low or info)`},
+		{"bad progress", []string{"scan", "--progress", "sometimes"}, 2, `vigil: --progress "sometimes": want auto, always or never`},
 		{"unknown format", []string{"scan", "--format", "xml"}, 2, `vigil: unknown format "xml" (want table, json, csv, ocsf)`},
 		{"bad region", []string{"scan", "--endpoint-url", emulator.URL, "--regions", "mars-1"}, 2, `vigil: invalid region "mars-1" (want a name such as us-east-1)`},
 		{"unknown service", []string{"scan", "--services", "s4"}, 2, `vigil: unknown service "s4" (known: `},

@@ -75,6 +75,9 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	if !contains(report.Formats, f.format) {
 		return vigil.Errorf(vigil.EINVALID, "unknown format %q (want %s)", f.format, strings.Join(report.Formats, ", "))
 	}
+	if !contains([]string{"auto", "always", "never"}, f.progress) {
+		return vigil.Errorf(vigil.EINVALID, "--progress %q: want auto, always or never", f.progress)
+	}
 	var minSev, failOn vigil.Severity
 	var err error
 	if f.severity != "" {
