@@ -84,6 +84,7 @@ type task struct {
 
 func (t *task) run(ctx context.Context) error {
 	t.sink.Progress(vigil.Progress{Account: t.acct.ID, Region: t.scopeRegion(), Service: t.svc.name})
+	start := time.Now()
 	err := t.svc.collect(ctx, t)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -104,7 +105,10 @@ func (t *task) run(ctx context.Context) error {
 	}
 	t.sink.Progress(vigil.Progress{Account: t.acct.ID, Region: t.scopeRegion(), Service: t.svc.name,
 		Done: true, Resources: t.count, Errors: t.errs})
+	count, errs := t.count, t.errs
 	t.mu.Unlock()
+	t.c.opts.Logger.Debug("collected", "account", t.acct.ID, "region", t.region, "service", t.svc.name,
+		"resources", count, "failed_reads", errs, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -186,6 +190,8 @@ func (t *task) listFailed(typ string, err error) {
 		return
 	}
 	e := t.readError(typ, "", "", err)
+	t.c.opts.Logger.Info("listing failed", "account", t.acct.ID, "region", t.region, "type", typ,
+		"operation", e.Operation, "code", e.Code, "error", e.Message)
 	e.UID = t.syn.regionUID(t.region)
 	if t.svc.global {
 		e.UID = t.syn.accountUID()
