@@ -477,14 +477,14 @@ func iamPolicies(ctx context.Context, t *task, c *iam.Client) error {
 					"permissions_boundary_usage_count": int64(aws.ToInt32(pol.PermissionsBoundaryUsageCount)),
 					"is_attachable":                    pol.IsAttachable,
 				}}
-			v, err := c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: pol.Arn, VersionId: pol.DefaultVersionId})
+			doc, version, err := iamPolicyDocument(ctx, c, pol.Arn, pol.DefaultVersionId)
 			switch {
 			case iamIsGone(err):
 				continue
 			case err != nil:
 				t.propErr(&r, "document", err)
 			default:
-				r.Properties["document"] = parsePolicy(aws.ToString(v.PolicyVersion.Document))
+				r.Properties["document"], r.Properties["default_version_id"] = doc, version
 			}
 			if err := t.emit(ctx, r); err != nil {
 				return err
@@ -492,6 +492,27 @@ func iamPolicies(ctx context.Context, t *task, c *iam.Client) error {
 		}
 	}
 	return nil
+}
+
+// iamPolicyDocument returns the document of a managed policy's default
+// version. When that version is gone, the default moved on since the
+// listing (or the policy was deleted): it asks for the policy again and
+// reads its new default version, so a policy being edited is not dropped
+// from the inventory.
+func iamPolicyDocument(ctx context.Context, c *iam.Client, arn, versionID *string) (any, string, error) {
+	v, err := c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: arn, VersionId: versionID})
+	if iamIsGone(err) {
+		cur, gerr := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: arn})
+		if gerr != nil {
+			return nil, "", gerr
+		}
+		versionID = cur.Policy.DefaultVersionId
+		v, err = c.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: arn, VersionId: versionID})
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return parsePolicy(aws.ToString(v.PolicyVersion.Document)), aws.ToString(versionID), nil
 }
 
 // iamServerCertificates lists the server certificates stored in IAM.

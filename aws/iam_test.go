@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/internal/testenv"
@@ -536,4 +537,32 @@ func iamNames(m map[string]vigil.Resource) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestIAMPolicyVersionMoved: when the default version read from the listing
+// is gone by the time it is fetched (someone published a new default), the
+// policy is still collected, with the new default's document.
+func TestIAMPolicyVersionMoved(t *testing.T) {
+	moto.Reset(t)
+	ctx := context.Background()
+	c := iam.NewFromConfig(moto.Config(t, "us-east-1"))
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`
+	if _, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("moving"), PolicyDocument: &doc}); err != nil {
+		t.Fatal(err)
+	}
+	first := true
+	col := collectWith(t, []string{"iam"}, answer("GetPolicyVersion", func(in any) any {
+		if first && aws.ToString(in.(*iam.GetPolicyVersionInput).PolicyArn) == "arn:aws:iam::123456789012:policy/moving" {
+			first = false
+			return &smithy.GenericAPIError{Code: "NoSuchEntity", Message: "version v1 does not exist"}
+		}
+		return nil
+	}))
+	pol, ok := col.ofType(typeIAMPolicy)["moving"]
+	if !ok {
+		t.Fatal("policy dropped although it still exists")
+	}
+	if pol.Properties["document"] == nil || pol.Properties["default_version_id"] != "v1" || first {
+		t.Errorf("document %v, default_version_id %v, refetched %v", pol.Properties["document"], pol.Properties["default_version_id"], !first)
+	}
 }
