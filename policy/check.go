@@ -31,10 +31,12 @@ type Check struct {
 	// whenPartial and assertPartial evaluate with unknowns in place of
 	// properties that could not be read.
 	whenPartial, assertPartial cel.Program
-	// whenReads and reads are the property paths (dot-separated) that the
-	// when condition and the assertion with its reason read; "" means the
-	// whole document.
-	whenReads, reads []string
+	// whenReads, reads and reasonReads are the property paths
+	// (dot-separated) that the when condition, the assertion and the reason
+	// read; "" means the whole document. Each expression is evaluated
+	// against the read errors of its own paths only: a property that only
+	// the reason reads must not be blamed for the assertion's verdict.
+	whenReads, reads, reasonReads []string
 }
 
 // Test is one fixture: a resource and the outcome the check must give.
@@ -205,7 +207,7 @@ func unreadable(e vigil.ReadError) Outcome {
 // Reads returns the property paths the check's expressions read.
 func (c *Check) Reads() []string {
 	out := append([]string(nil), c.whenReads...)
-	for _, p := range c.reads {
+	for _, p := range slices.Concat(c.reads, c.reasonReads) {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}

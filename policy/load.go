@@ -93,9 +93,15 @@ func (s *Set) Select(ids []string, min vigil.Severity) (*Set, error) {
 		out = append(out, s.checks...)
 	} else {
 		var unknown []string
+		picked := map[string]bool{}
 		for _, id := range ids {
 			if c, ok := s.byID[id]; ok {
-				out = append(out, c)
+				// An id given twice is one check: twice in the set, it
+				// would give every resource two results for one pair.
+				if !picked[id] {
+					picked[id] = true
+					out = append(out, c)
+				}
 			} else {
 				unknown = append(unknown, id)
 			}
@@ -298,9 +304,12 @@ func compileFile(env *cel.Env, file string, data []byte) (*Check, []Problem) {
 			return nil, nil
 		}
 		reads := propertyReads(checked.NativeRep().Expr())
-		if key == "when" {
+		switch key {
+		case "when":
 			c.whenReads = append(c.whenReads, reads...)
-		} else {
+		case "reason":
+			c.reasonReads = append(c.reasonReads, reads...)
+		default:
 			c.reads = append(c.reads, reads...)
 		}
 		return prg, partial

@@ -79,6 +79,12 @@ func TestSelect(t *testing.T) {
 	if err != nil || s.Len() != 0 {
 		t.Errorf("severity filter: %v, %d checks", err, s.Len())
 	}
+	// --checks c,c evaluates c once.
+	id := set.IDs()[0]
+	twice, err := set.Select([]string{id, id}, "")
+	if err != nil || twice.Len() != 1 || len(twice.ForType(twice.Checks()[0].ResourceType)) != 1 {
+		t.Errorf("Select(%s twice) = %v checks, %v; want 1", id, twice.IDs(), err)
+	}
 }
 
 func TestEvaluate(t *testing.T) {
@@ -137,5 +143,40 @@ func TestEvaluate(t *testing.T) {
 				t.Errorf("got %s (%s), want %s", got.Status, got.Reason, tc.want)
 			}
 		})
+	}
+}
+
+// TestReasonReadsDoNotBlameAssert: a property only the reason reads is not
+// the cause of the assertion's verdict or error, and a reason that cannot be
+// evaluated falls back to the title.
+func TestReasonReadsDoNotBlameAssert(t *testing.T) {
+	env, err := newEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := "id: t-t\ntitle: the title\nresource: aws.x.y\nseverity: low\ncategory: security\n" +
+		"assert: 'resource.x == 1'\nreason: '\"y is \" + resource.y'\n"
+	c, probs := compileFile(env, "t.yaml", []byte(data))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	yUnreadable := []vigil.ReadError{{Property: "y", Operation: "s3:GetBucketPolicy", Code: vigil.EFORBIDDEN}}
+	for _, tc := range []struct {
+		name   string
+		props  map[string]any
+		want   vigil.Status
+		reason string
+	}{
+		{"assert errors on its own", map[string]any{}, vigil.StatusError, "cannot decide: evaluating assert: no such key: x"},
+		{"assert fails, reason unreadable", map[string]any{"x": 2}, vigil.StatusFail, "the title"},
+		{"assert passes", map[string]any{"x": 1}, vigil.StatusPass, "the title"},
+	} {
+		got := c.Evaluate(NewInput(&vigil.Resource{Properties: tc.props, ReadErrors: yUnreadable}, FixtureTime))
+		if got.Status != tc.want || got.Reason != tc.reason {
+			t.Errorf("%s: got %s %q, want %s %q", tc.name, got.Status, got.Reason, tc.want, tc.reason)
+		}
+	}
+	if got := c.Reads(); !slices.Equal(got, []string{"x", "y"}) {
+		t.Errorf("Reads() = %v, want [x y]", got)
 	}
 }

@@ -257,7 +257,7 @@ func (r *Report) ocsf(w io.Writer) error {
 		out = append(out, obj{
 			"class_uid": 2003, "class_name": "Compliance Finding", "category_uid": 2, "category_name": "Findings",
 			"activity_id": 1, "type_uid": 200301, "time": r.Scan.StartedAt.UnixMilli(),
-			"severity": strings.ToUpper(string(x.Severity[:1])) + string(x.Severity[1:]), "severity_id": severityID(x.Severity),
+			"severity": ocsfSeverity(x.Severity), "severity_id": severityID(x.Severity),
 			"status": "New", "status_id": 1, "message": x.Reason,
 			"metadata":     obj{"version": "1.1.0", "product": obj{"name": "Vigil", "vendor_name": "Vigil"}},
 			"finding_info": obj{"uid": x.FindingID, "title": x.Title, "types": []string{x.CheckID}},
@@ -272,6 +272,16 @@ func (r *Report) ocsf(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// ocsfSeverity is the OCSF caption of a severity: "Critical", …, or
+// "Unknown" for a severity Vigil does not know (such as an empty one read
+// back from a store), which must not break the report.
+func ocsfSeverity(s vigil.Severity) string {
+	if s.Rank() == 0 {
+		return "Unknown"
+	}
+	return strings.ToUpper(string(s[:1])) + string(s[1:])
 }
 
 func severityID(s vigil.Severity) int {

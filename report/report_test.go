@@ -68,3 +68,15 @@ func TestFormats(t *testing.T) {
 		t.Errorf("unknown format: %v", err)
 	}
 }
+
+func TestOCSFUnknownSeverity(t *testing.T) {
+	r := sample()
+	r.Results[1].Severity = ""
+	var buf bytes.Buffer
+	if err := r.Write(&buf, "ocsf"); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(`"severity": "Unknown"`)) || !bytes.Contains(buf.Bytes(), []byte(`"severity_id": 0`)) {
+		t.Errorf("a result without severity is not reported as Unknown (0):\n%s", buf.String())
+	}
+}

@@ -135,6 +135,7 @@ func (r *Runner) Run(ctx context.Context, accounts []vigil.Account) (vigil.Scan,
 		return s.scan, fmt.Errorf("start scan: %w", err)
 	}
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	items := make(chan item, 2*o.BatchSize)
@@ -149,14 +150,21 @@ func (r *Runner) Run(ctx context.Context, accounts []vigil.Account) (vigil.Scan,
 		}()
 	}
 	writeErr := make(chan error, 1)
-	go func() { writeErr <- s.write(ctx, items) }()
+	// A store that fails stops the collection: what it collects could not
+	// be written anyway, and the API calls would go on for nothing.
+	go func() { writeErr <- s.write(ctx, items, cancel) }()
 
 	acctErrs := s.collect(ctx, accounts)
 	close(s.resCh)
 	evalWG.Wait()
 	close(items)
-	if err := <-writeErr; err != nil {
-		return s.fail(err)
+	werr := <-writeErr
+	if err := parent.Err(); err != nil {
+		// Cancelled by the caller: say so, not what the store said about it.
+		return s.fail(fmt.Errorf("scan cancelled: %w", context.Cause(parent)))
+	}
+	if werr != nil {
+		return s.fail(werr)
 	}
 	if err := ctx.Err(); err != nil {
 		return s.fail(err)
@@ -258,8 +266,9 @@ func (s *run) result(c *policy.Check, uid string, p vigil.Provider, account, reg
 		LastSeen: s.now, ScanID: s.scan.ID}
 }
 
-// write batches resources and results into the store.
-func (s *run) write(ctx context.Context, items <-chan item) error {
+// write batches resources and results into the store. When the store
+// fails it calls stop and drains items, so that the evaluators finish.
+func (s *run) write(ctx context.Context, items <-chan item, stop func()) error {
 	var (
 		rs      []vigil.Resource
 		results []vigil.Result
@@ -291,7 +300,9 @@ func (s *run) write(ctx context.Context, items <-chan item) error {
 		rs = append(rs, it.r)
 		results = append(results, it.results...)
 		if len(rs) >= s.opts.BatchSize {
-			failed = flush()
+			if failed = flush(); failed != nil {
+				stop()
+			}
 		}
 	}
 	if failed != nil {

@@ -239,8 +239,11 @@ func closeAll(stmts []*sql.Stmt) {
 }
 
 // Sweep marks deleted, at time at, every resource in the scopes that is not
-// deleted and whose last scan is not scanID, all in one transaction, and
-// returns how many it deleted. A scope matches resources by account and type,
+// deleted, whose last scan is not scanID and that was last seen before at,
+// all in one transaction, and returns how many it deleted. The scan passes
+// its start time as at: a resource that another scan running at the same
+// time (a second `vigil scan` on the same database) saw after it started
+// exists, although its last scan is that other one. A scope matches resources by account and type,
 // and by region unless its Region is "" (any region). Each deleted resource
 // gets a version with Deleted set, its last state as Resource and a Diff that
 // removes the whole document; its unresolved results (whatever their status,
@@ -256,6 +259,7 @@ func (s *Store) Sweep(ctx context.Context, scanID string, at time.Time, scopes [
 			`SELECT `+resourceCols+`, (SELECT coalesce(max(seq), 0) FROM resource_versions v WHERE v.uid = r.uid)
 			FROM resources r
 			WHERE account = ? AND type = ? AND (? = '' OR region = ?) AND deleted_at IS NULL AND last_scan_id != ?
+				AND last_seen < ?
 			ORDER BY uid`,
 			`INSERT INTO resource_versions (uid, seq, hash, observed_at, scan_id, deleted, resource, diff)
 			VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
@@ -269,7 +273,7 @@ func (s *Store) Sweep(ctx context.Context, scanID string, at time.Time, scopes [
 		find, version, del, resolve := stmts[0], stmts[1], stmts[2], stmts[3]
 
 		for _, sc := range scopes {
-			gone, seqs, err := findGone(ctx, find, scanID, sc)
+			gone, seqs, err := findGone(ctx, find, scanID, ts, sc)
 			if err != nil {
 				return fmt.Errorf("scope %s/%s/%s: %w", sc.Account, sc.Region, sc.Type, err)
 			}
@@ -305,8 +309,8 @@ func (s *Store) Sweep(ctx context.Context, scanID string, at time.Time, scopes [
 
 // findGone reads the resources that Sweep deletes in one scope, with their
 // last version numbers, before any of them is changed.
-func findGone(ctx context.Context, find *sql.Stmt, scanID string, sc vigil.Scope) ([]vigil.Resource, []int, error) {
-	rows, err := find.QueryContext(ctx, sc.Account, sc.Type, sc.Region, sc.Region, scanID)
+func findGone(ctx context.Context, find *sql.Stmt, scanID, before string, sc vigil.Scope) ([]vigil.Resource, []int, error) {
+	rows, err := find.QueryContext(ctx, sc.Account, sc.Type, sc.Region, sc.Region, scanID, before)
 	if err != nil {
 		return nil, nil, err
 	}

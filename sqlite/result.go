@@ -19,21 +19,31 @@ import (
 // and is unresolved, whatever its status (a pass never opened). On an
 // existing one: first_seen is kept; status_since moves to the evaluation time
 // when the status changes; a pass after a fail or error resolves it (keeping
-// an earlier resolution time), a fail or error reopens it, and a pass after a
-// pass or a mute keeps its resolution state, as does a mute; last_seen,
-// reason, severity, scan and the resource's type, provider, account and
-// region are updated.
+// an earlier resolution time), a fail or error reopens it (moving
+// status_since to the evaluation time when it was resolved, also with the
+// same status: Sweep and ResolveStale resolve a result without changing its
+// status), and a pass after a pass or a mute keeps its resolution state, as
+// does a mute; last_seen, reason, severity, scan and the resource's type,
+// provider, account and region are updated.
+//
+// Several results for one (check, resource) pair in rs are one evaluation
+// seen twice (a resource collected twice): the worst of them is kept (fail,
+// then error, then muted, then pass; the last of equals), so that their
+// order never turns a new finding into a resolved one or a failure into a
+// pass.
 func (s *Store) PutResults(ctx context.Context, scanID string, rs []vigil.Result) error {
 	if len(rs) == 0 {
 		return nil
 	}
+	rs = dedupResults(rs)
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO results (check_id, resource_uid, resource_type, provider,
 				account, region, severity, status, reason, first_seen, status_since, last_seen, resolved_at, scan_id)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10, NULL, ?11)
 			ON CONFLICT (check_id, resource_uid) DO UPDATE SET
-				status_since = CASE WHEN results.status = excluded.status THEN results.status_since
-					ELSE excluded.last_seen END,
+				status_since = CASE WHEN results.status = excluded.status
+						AND NOT (results.resolved_at IS NOT NULL AND excluded.status IN ('fail', 'error'))
+					THEN results.status_since ELSE excluded.last_seen END,
 				resolved_at = CASE
 					WHEN excluded.status IN ('fail', 'error') THEN NULL
 					WHEN excluded.status = 'pass' AND results.status IN ('fail', 'error')
@@ -68,11 +78,59 @@ func (s *Store) PutResults(ctx context.Context, scanID string, rs []vigil.Result
 	return nil
 }
 
+// statusRank orders statuses for dedupResults: the worse, the higher.
+func statusRank(st vigil.Status) int {
+	switch st {
+	case vigil.StatusFail:
+		return 4
+	case vigil.StatusError:
+		return 3
+	case vigil.StatusMuted:
+		return 2
+	case vigil.StatusPass:
+		return 1
+	}
+	return 0
+}
+
+// dedupResults returns rs with one result per (check, resource) pair, the
+// worst one, in the order of first appearance; rs itself is not modified.
+func dedupResults(rs []vigil.Result) []vigil.Result {
+	type key struct{ check, uid string }
+	at := make(map[key]int, len(rs))
+	var out []vigil.Result
+	for i, r := range rs {
+		k := key{r.CheckID, r.ResourceUID}
+		j, dup := at[k]
+		if !dup {
+			if out != nil {
+				at[k] = len(out)
+				out = append(out, r)
+			} else {
+				at[k] = i
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]vigil.Result, 0, len(rs)), rs[:i]...)
+		}
+		if statusRank(r.Status) >= statusRank(out[j].Status) {
+			out[j] = r
+		}
+	}
+	if out == nil {
+		return rs
+	}
+	return out
+}
+
 // ResolveStale sets resolved_at to at on the unresolved results, other than
 // passes, of the checks in checkIDs that match a scope (by account and
 // resource type, and by region unless the scope's Region is "") and that scan
-// scanID did not produce, in one transaction, and returns how many it
-// resolved. With no check ids or no scopes it does nothing.
+// scanID did not produce, last seen before at, in one transaction, and
+// returns how many it resolved. With no check ids or no scopes it does
+// nothing. The scan passes its start time as at, so that the results of a
+// scan that started after it on the same database stand.
 func (s *Store) ResolveStale(ctx context.Context, scanID string, at time.Time, checkIDs []string, scopes []vigil.Scope) (int, error) {
 	if len(checkIDs) == 0 || len(scopes) == 0 {
 		return 0, nil
@@ -87,13 +145,13 @@ func (s *Store) ResolveStale(ctx context.Context, scanID string, at time.Time, c
 		st, err := tx.PrepareContext(ctx, `UPDATE results SET resolved_at = ?
 			WHERE check_id IN (SELECT value FROM json_each(?))
 				AND account = ? AND resource_type = ? AND (? = '' OR region = ?)
-				AND scan_id != ? AND resolved_at IS NULL AND status != 'pass'`)
+				AND scan_id != ? AND last_seen < ? AND resolved_at IS NULL AND status != 'pass'`)
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
 		defer st.Close()
 		for _, sc := range scopes {
-			res, err := st.ExecContext(ctx, ts, ids, sc.Account, sc.Type, sc.Region, sc.Region, scanID)
+			res, err := st.ExecContext(ctx, ts, ids, sc.Account, sc.Type, sc.Region, sc.Region, scanID, ts)
 			if err != nil {
 				return fmt.Errorf("scope %s/%s/%s: %w", sc.Account, sc.Region, sc.Type, err)
 			}

@@ -36,10 +36,13 @@ func Run(t *testing.T, open func(t *testing.T) vigil.Store) {
 		{"Resources", testResources},
 		{"Sweep", testSweep},
 		{"SweepAnyRegion", testSweepAnyRegion},
+		{"SweepConcurrentScan", testSweepConcurrentScan},
 		{"Resurrection", testResurrection},
 		{"ResultLifecycle", testResultLifecycle},
 		{"ResultPassNeverOpens", testResultPassNeverOpens},
 		{"ResultDefaults", testResultDefaults},
+		{"ResultDuplicatesInBatch", testResultDuplicatesInBatch},
+		{"ResultReopenedStatusSince", testResultReopenedStatusSince},
 		{"ResolveStale", testResolveStale},
 		{"ResolveStaleAnyRegion", testResolveStaleAnyRegion},
 		{"Results", testResults},
@@ -610,6 +613,38 @@ func testSweepAnyRegion(t *testing.T, s vigil.Store) {
 	equal(t, "Resources after Sweep", uids(rs), []string{"d"})
 }
 
+func testSweepConcurrentScan(t *testing.T, s vigil.Store) {
+	// Scans s2 (started at 5) and s3 (started at 6) run at once on one
+	// database; both see bucket a and its failing check, s3 last. When s2
+	// finishes, a is not gone and its finding is not stale.
+	ctx := t.Context()
+	a := bucket("a", "111", "eu-west-1", map[string]any{"k": "v"})
+	put(t, s, "s1", a)
+	putResults(t, s, "s1", fail("c", "a", t0))
+	a.CollectedAt = at(7)
+	put(t, s, "s2", a)
+	putResults(t, s, "s2", fail("c", "a", at(5)))
+	a.CollectedAt = at(8)
+	put(t, s, "s3", a)
+	putResults(t, s, "s3", fail("c", "a", at(6)))
+	scope := []vigil.Scope{{Account: "111", Region: "eu-west-1", Type: "aws.s3.bucket"}}
+	if n, err := s.Sweep(ctx, "s2", at(5), scope); err != nil || n != 0 {
+		t.Fatalf("Sweep(s2) = %d, %v; want 0: s3 saw the bucket after s2 started", n, err)
+	}
+	if n, err := s.ResolveStale(ctx, "s2", at(5), []string{"c"}, scope); err != nil || n != 0 {
+		t.Fatalf("ResolveStale(s2) = %d, %v; want 0: s3 produced the finding after s2 started", n, err)
+	}
+	if got := resource(t, s, "a"); len(versions(t, s, "a")) != 1 || got.UID != "a" {
+		t.Errorf("bucket a has %d versions, want 1", len(versions(t, s, "a")))
+	}
+	if got := result(t, s, "c", "a"); got.ResolvedAt != nil {
+		t.Errorf("finding resolved at %v, want open", got.ResolvedAt)
+	}
+	if rs := results(t, s, vigil.ResultFilter{Open: true}); len(rs) != 1 {
+		t.Errorf("open results = %v, want the finding on a", rs)
+	}
+}
+
 func testResurrection(t *testing.T, s vigil.Store) {
 	ctx := t.Context()
 	r := bucket("a", "111", "eu-west-1", map[string]any{"versioning": "Enabled"})
@@ -749,6 +784,57 @@ func testResultDefaults(t *testing.T, s vigil.Store) {
 	}
 	if err := s.PutResults(t.Context(), "s1", nil); err != nil {
 		t.Fatalf("PutResults(nil): %v", err)
+	}
+}
+
+func testResultDuplicatesInBatch(t *testing.T, s vigil.Store) {
+	// The same pair twice in one batch (a resource collected twice): the
+	// worst status stands whatever the order, and a new failure is open.
+	pass := func(c, u string) vigil.Result { return with(fail(c, u, at(0)), vigil.StatusPass, "ok") }
+	putResults(t, s, "s1",
+		fail("c", "fail-pass", at(0)), pass("c", "fail-pass"),
+		pass("c", "pass-fail"), fail("c", "pass-fail", at(0)),
+		with(fail("c", "err-pass", at(0)), vigil.StatusError, "denied"), pass("c", "err-pass"),
+		pass("c", "pass-pass"), with(pass("c", "pass-pass"), vigil.StatusPass, "ok again"),
+	)
+	for _, tt := range []struct {
+		uid, reason string
+		status      vigil.Status
+	}{
+		{"fail-pass", "public", vigil.StatusFail},
+		{"pass-fail", "public", vigil.StatusFail},
+		{"err-pass", "denied", vigil.StatusError},
+		{"pass-pass", "ok again", vigil.StatusPass},
+	} {
+		got := result(t, s, "c", tt.uid)
+		if got.Status != tt.status || got.Reason != tt.reason || got.ResolvedAt != nil ||
+			!got.FirstSeen.Equal(at(0)) || !got.StatusSince.Equal(at(0)) {
+			t.Errorf("%s: status %s reason %q resolved at %v first seen %v since %v; want %s %q, open, since %v",
+				tt.uid, got.Status, got.Reason, got.ResolvedAt, got.FirstSeen, got.StatusSince, tt.status, tt.reason, at(0))
+		}
+	}
+}
+
+func testResultReopenedStatusSince(t *testing.T, s vigil.Store) {
+	// A finding resolved by ResolveStale (or Sweep) keeps its status; when it
+	// fails again it is a new open period, and status_since says so.
+	ctx := t.Context()
+	const c, u = "c", "u"
+	putResults(t, s, "s1", fail(c, u, at(0)))
+	scope := []vigil.Scope{{Account: "111", Region: "eu-west-1", Type: "aws.s3.bucket"}}
+	if n, err := s.ResolveStale(ctx, "s2", at(1), []string{c}, scope); err != nil || n != 1 {
+		t.Fatalf("ResolveStale = %d, %v; want 1", n, err)
+	}
+	putResults(t, s, "s3", fail(c, u, at(2)))
+	got := result(t, s, c, u)
+	if got.ResolvedAt != nil || !got.StatusSince.Equal(at(2)) || !got.FirstSeen.Equal(at(0)) {
+		t.Errorf("reopened: resolved at %v, status since %v, first seen %v; want open since %v, first seen %v",
+			got.ResolvedAt, got.StatusSince, got.FirstSeen, at(2), at(0))
+	}
+	// Failing on while open keeps it.
+	putResults(t, s, "s4", fail(c, u, at(3)))
+	if got := result(t, s, c, u); !got.StatusSince.Equal(at(2)) {
+		t.Errorf("still failing: status since %v, want %v", got.StatusSince, at(2))
 	}
 }
 

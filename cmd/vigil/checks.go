@@ -30,7 +30,7 @@ func (a *app) checksListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List checks",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			set, err := a.loadChecks()
 			if err != nil {
@@ -86,7 +86,7 @@ func (a *app) checksShowCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "show CHECK-ID",
 		Short: "Show a check in full",
-		Args:  cobra.ExactArgs(1),
+		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(_ *cobra.Command, args []string) error {
 			set, err := a.loadChecks()
 			if err != nil {
@@ -126,7 +126,7 @@ func (a *app) checksValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate",
 		Short: "Load and compile every check; report each problem with file, line and column",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			set, err := a.loadChecks()
 			if err != nil {

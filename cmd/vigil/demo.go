@@ -26,7 +26,7 @@ func (a *app) demoCmd() *cobra.Command {
 realistic mix of good and bad configuration through the AWS SDK, and scans it,
 printing the findings. Nothing leaves this machine. The database is a fresh file
 in a temporary directory unless --db is given.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if !cmd.Flags().Changed("db") && os.Getenv("VIGIL_DB") == "" {

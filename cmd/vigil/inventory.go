@@ -16,7 +16,7 @@ func (a *app) inventoryCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "List the resources of the last scans",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
 				return vigil.Errorf(vigil.EINVALID, "unknown format %q (want table or json)", format)
@@ -63,7 +63,7 @@ func (a *app) historyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history UID",
 		Short: "Show a resource's configuration versions with their diffs",
-		Args:  cobra.ExactArgs(1),
+		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
 				return vigil.Errorf(vigil.EINVALID, "unknown format %q (want text or json)", format)

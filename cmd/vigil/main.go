@@ -72,8 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprintln(stderr, "vigil:", oneLine(err))
-	if vigil.ErrorCode(err) == vigil.EINVALID || strings.HasPrefix(err.Error(), "unknown ") ||
-		strings.Contains(err.Error(), "flag") {
+	if vigil.ErrorCode(err) == vigil.EINVALID {
 		return 2
 	}
 	return 1
@@ -103,6 +102,10 @@ func (a *app) root() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
+	// Flag and argument mistakes are usage errors: exit 2.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &vigil.Error{Code: vigil.EINVALID, Err: err}
+	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.dbPath, "db", envOr("VIGIL_DB", sqlite.DefaultPath()), "SQLite database file (env VIGIL_DB)")
 	pf.StringVar(&a.logLevel, "log-level", envOr("VIGIL_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
@@ -175,11 +178,21 @@ func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print Vigil's version",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(a.stdout, "vigil", version)
 			return nil
 		},
+	}
+}
+
+// usageArgs marks an argument-count error as a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &vigil.Error{Code: vigil.EINVALID, Err: err}
+		}
+		return nil
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vigilsec/vigil/internal/testenv"
@@ -35,6 +36,13 @@ func TestBadInput(t *testing.T) {
 		_, _ = io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>x</RequestId></ErrorResponse>`)
 	}))
 	defer badCreds.Close()
+	// counted answers like badCreds; a rejected command must not call it.
+	var calls atomic.Int64
+	counted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		badCreds.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer counted.Close()
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
@@ -72,8 +80,14 @@ func TestBadInput(t *testing.T) {
 			1, "vigil: aws credentials: InvalidClientTokenId: The security token included in the request is invalid."},
 		{"missing profile", []string{"scan", "--profile", "no-such-profile", "--endpoint-url", emulator.URL},
 			2, "vigil: load aws config (profile no-such-profile): failed to get shared config profile, no-such-profile"},
+		{"rate not a number", []string{"scan", "--endpoint-url", counted.URL, "--rate", "iam=NaN"},
+			2, `vigil: --rate "iam=NaN": want service=requests-per-second, e.g. iam=5`},
+		{"output in a missing directory", []string{"scan", "--endpoint-url", counted.URL, "--regions", "us-east-1",
+			"--output", filepath.Join(t.TempDir(), "missing", "out.json")}, 2, "vigil: --output: open "},
 		{"inventory without a database", []string{"inventory"}, 1, "vigil: no database at "},
 		{"history without a database", []string{"history", "arn:aws:s3:::x"}, 1, "vigil: no database at "},
+		{"unknown flag", []string{"scan", "--regoins", "us-east-1"}, 2, "vigil: unknown flag: --regoins"},
+		{"missing argument", []string{"history"}, 2, "vigil: accepts 1 arg(s), received 0"},
 		{"unknown command", []string{"scna"}, 2, `vigil: unknown command "scna" for "vigil"`},
 	}
 	for _, tc := range cases {
@@ -88,6 +102,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 				t.Errorf("error is not one line: %q", stderr)
+			}
+			if n := calls.Swap(0); n > 0 {
+				t.Errorf("a rejected command made %d API calls", n)
 			}
 			if _, err := os.Stat(db); !os.IsNotExist(err) {
 				t.Errorf("database created by a rejected command (stat: %v)", err)

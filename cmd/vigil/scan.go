@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -47,7 +48,7 @@ Exit codes: 0 done, 1 error, 2 bad usage, 3 a finding at or above --fail-on.`,
   vigil scan --profile prod --regions eu-west-1,us-east-1 --severity high
   vigil scan --profile audit --role-arn arn:aws:iam::111122223333:role/VigilRead,arn:aws:iam::444455556666:role/VigilRead
   vigil scan --format json --output findings.json --fail-on high`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.scan(cmd.Context(), f) },
 	}
 	fl := cmd.Flags()
@@ -113,18 +114,19 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	if err != nil {
 		return err
 	}
-	accounts, err := a.resolveAccounts(ctx, col, splitList(f.profiles), splitList(f.roles), f.externalID)
-	if err != nil {
-		return err
-	}
+	// The output file is the last flag checked, before the first API call.
 	out := a.stdout
 	if f.output != "" {
 		file, err := os.Create(f.output)
 		if err != nil {
-			return fmt.Errorf("--output: %w", err)
+			return vigil.Errorf(vigil.EINVALID, "--output: %v", err)
 		}
 		defer func() { _ = file.Close() }()
 		out = file
+	}
+	accounts, err := a.resolveAccounts(ctx, col, splitList(f.profiles), splitList(f.roles), f.externalID)
+	if err != nil {
+		return err
 	}
 
 	store, err := a.openStore(ctx)
@@ -226,7 +228,9 @@ func parseRates(items []string) (map[string]float64, error) {
 	for _, it := range items {
 		k, v, ok := strings.Cut(it, "=")
 		r, err := strconv.ParseFloat(v, 64)
-		if !ok || err != nil {
+		// NaN and infinity parse but are no rate (NaN would also slip
+		// past a positivity check).
+		if !ok || err != nil || math.IsNaN(r) || math.IsInf(r, 0) {
 			return nil, vigil.Errorf(vigil.EINVALID, "--rate %q: want service=requests-per-second, e.g. iam=5", it)
 		}
 		out[k] = r
