@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"os"
-	"path"
 	"strings"
 	"time"
 
@@ -13,9 +12,11 @@ import (
 )
 
 // Mute silences failing and erroring results that match it: the result is
-// recorded as muted, with the mute's reason, until the mute expires. Empty
-// fields match everything; Check and Resource are glob patterns (path.Match),
-// Resource matching a resource's uid or name.
+// recorded as muted, with the mute's reason, until the mute expires (a date
+// without a time mutes through the end of that day, UTC). Empty fields match
+// everything; Check and Resource are glob patterns in which * matches any
+// run of characters, "/" and ":" included, and ? any one character;
+// Resource matches a resource's uid or name.
 type Mute struct {
 	Check    string            `yaml:"check"`
 	Account  string            `yaml:"account"`
@@ -89,15 +90,13 @@ func LoadMutes(file string) (*Mutes, error) {
 		if m.Check == "" && m.Account == "" && m.Region == "" && m.Resource == "" && len(m.Tags) == 0 {
 			bad("a mute needs at least one of check, account, region, resource, tags")
 		}
-		for _, g := range []string{m.Check, m.Resource} {
-			if _, err := path.Match(g, ""); err != nil {
-				bad("bad pattern %q: %v", g, err)
-			}
-		}
 		if m.Expires != "" {
 			t, err := parseTime(m.Expires)
 			if err != nil {
 				bad("expires: %v (want a date such as 2027-01-31)", err)
+			}
+			if len(strings.TrimSpace(m.Expires)) == len("2006-01-02") {
+				t = t.Add(24 * time.Hour) // through the end of that day
 			}
 			m.expires = t
 		}
@@ -149,17 +148,40 @@ func (m *Mutes) Apply(checkID string, r *vigil.Resource, now time.Time, o Outcom
 	}
 	until := ""
 	if !x.expires.IsZero() {
-		until = " until " + x.expires.Format("2006-01-02")
+		until = " until " + x.Expires
 	}
 	o.Reason = fmt.Sprintf("muted%s: %s (%s: %s)", until, x.Reason, o.Status, o.Reason)
 	o.Status = vigil.StatusMuted
 	return o
 }
 
+// glob matches s against a pattern where * is any run of characters and ?
+// any one character.
 func glob(pattern, s string) bool {
 	if pattern == "" {
 		return true
 	}
-	ok, _ := path.Match(pattern, s)
-	return ok
+	p, r := []rune(pattern), []rune(s)
+	// Iterative matching with backtracking to the last star.
+	pi, ri, star, mark := 0, 0, -1, 0
+	for ri < len(r) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == r[ri]):
+			pi++
+			ri++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ri
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			ri = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
