@@ -2,6 +2,8 @@ package aws
 
 import (
 	"context"
+	"regexp"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -31,6 +33,27 @@ func listEC2Instances(ctx context.Context, t *task, client *ec2.Client) error {
 		}
 	}
 	return nil
+}
+
+// transitionTime is the time in a StateTransitionReason such as
+// "User initiated (2026-01-02 03:04:05 GMT)".
+var transitionTime = regexp.MustCompile(`\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)`)
+
+// stoppedSince returns when a stopped instance was stopped, from its state
+// transition reason, or nil when it is not stopped or the reason has no time.
+func stoppedSince(state any, reason string) any {
+	if state != "stopped" {
+		return nil
+	}
+	m := transitionTime.FindStringSubmatch(reason)
+	if m == nil {
+		return nil
+	}
+	at, err := time.Parse("2006-01-02 15:04:05", m[1])
+	if err != nil {
+		return nil
+	}
+	return at.UTC().Format(timeFormat)
 }
 
 // ec2Instance maps a described instance to a resource.
@@ -75,6 +98,7 @@ func ec2Instance(t *task, in types.Instance) vigil.Resource {
 		"monitoring":           monitoring,
 		"architecture":         enumOrNil(in.Architecture),
 		"platform_details":     nonEmpty(in.PlatformDetails),
+		"stopped_since":        stoppedSince(state, aws.ToString(in.StateTransitionReason)),
 	}
 	// IMDSv2 is required when the instance refuses token-less (IMDSv1)
 	// requests; an instance with the metadata endpoint disabled is

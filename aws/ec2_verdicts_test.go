@@ -164,8 +164,10 @@ func TestEC2RDSVerdicts(t *testing.T) {
 		"aws-rds-instance-backup-retention":    {"db-public": fail, "db-private": pass, "db-short-backups": fail},
 		"aws-rds-instance-multi-az":            {"db-public": fail, "db-private": pass, "db-short-backups": fail},
 		"aws-rds-instance-deletion-protection": {"db-public": fail, "db-private": pass, "db-short-backups": fail},
-		"aws-rds-cluster-snapshot-not-public":  with(verdict{}, clusterSnaps, pass),
-		"aws-rds-cluster-snapshot-encrypted":   with(verdict{}, clusterSnaps, pass),
+		// moto stops the instance just now: stopped for 0 days.
+		"aws-ec2-instance-stopped-not-long":   {id("i-v1-stopped"): pass},
+		"aws-rds-cluster-snapshot-not-public": with(verdict{}, clusterSnaps, pass),
+		"aws-rds-cluster-snapshot-encrypted":  with(verdict{}, clusterSnaps, pass),
 		"aws-rds-snapshot-not-public": with(verdict{
 			"snap-public": fail, "snap-shared": pass, "snap-private": pass,
 		}, automated, pass),

@@ -60,7 +60,7 @@ func newEnv() (*cel.Env, error) {
 				return eh.NewCall("daysSinceAt", args[0], eh.NewIdent(varNow)), nil
 			})),
 		cel.Function("daysSinceAt",
-			cel.Overload("days_since_at_string_timestamp", []*cel.Type{cel.StringType, cel.TimestampType}, cel.IntType,
+			cel.Overload("days_since_at_dyn_timestamp", []*cel.Type{cel.DynType, cel.TimestampType}, cel.IntType,
 				cel.BinaryBinding(daysSinceAt))),
 		cel.Function("iam.isPublic",
 			cel.Overload("iam_is_public_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
@@ -72,7 +72,14 @@ func newEnv() (*cel.Env, error) {
 }
 
 func daysSinceAt(ts, now ref.Val) ref.Val {
-	t, err := parseTime(string(ts.(types.String)))
+	str, ok := ts.(types.String)
+	switch {
+	case ts == types.NullValue:
+		return types.NewErr("daysSince: the timestamp is null")
+	case !ok:
+		return types.NewErr("daysSince: want an RFC 3339 timestamp string, got %s", ts.Type().TypeName())
+	}
+	t, err := parseTime(string(str))
 	if err != nil {
 		return types.NewErr("daysSince: %v", err)
 	}
