@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/vigilsec/vigil"
-	"github.com/vigilsec/vigil/policy"
-	"github.com/vigilsec/vigil/policy/builtin"
 	"github.com/vigilsec/vigil/scan"
-	"github.com/vigilsec/vigil/sqlite"
 )
 
 // endless streams buckets until its context ends, calling after once it
@@ -45,20 +41,6 @@ func (failingStore) PutResources(context.Context, string, []vigil.Resource) (int
 	return 0, errDiskFull
 }
 
-func pipelineStore(t *testing.T) (*sqlite.Store, *policy.Set) {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	set, err := policy.Load(builtin.Source())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, set
-}
-
 // runWithin runs fn and fails the test if it does not return in time.
 func runWithin(t *testing.T, d time.Duration, fn func() (vigil.Scan, error)) (vigil.Scan, error) {
 	t.Helper()
@@ -78,7 +60,8 @@ func runWithin(t *testing.T, d time.Duration, fn func() (vigil.Scan, error)) (vi
 }
 
 func TestCancelMidScan(t *testing.T) {
-	st, set := pipelineStore(t)
+	fx := newFixture(t)
+	st, set := fx.store, fx.checks
 	before := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -105,7 +88,8 @@ func TestCancelMidScan(t *testing.T) {
 }
 
 func TestStoreFailureStopsCollection(t *testing.T) {
-	st, set := pipelineStore(t)
+	fx := newFixture(t)
+	st, set := fx.store, fx.checks
 	col := &endless{} // never stops by itself
 	r := scan.New(scan.Options{Store: failingStore{st}, Collectors: map[vigil.Provider]vigil.Collector{vigil.AWS: col},
 		Checks: set, BatchSize: 50})
