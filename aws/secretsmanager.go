@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,9 +18,9 @@ func init() {
 	register(&service{name: "secretsmanager", types: []string{TypeSecretsManagerSecret}, collect: collectSecretsManager})
 }
 
-// collectSecretsManager lists secrets from their metadata alone. ListSecrets
-// carries everything the checks need; the secret VALUES are never fetched
-// (no GetSecretValue / BatchGetSecretValue call exists in Vigil).
+// collectSecretsManager lists secrets and reads only their metadata and
+// resource policy; the secret VALUES are never fetched (no GetSecretValue /
+// BatchGetSecretValue call exists in Vigil).
 func collectSecretsManager(ctx context.Context, t *task) error {
 	client := secretsmanager.NewFromConfig(t.cfg)
 	p := secretsmanager.NewListSecretsPaginator(client, &secretsmanager.ListSecretsInput{})
@@ -29,7 +30,11 @@ func collectSecretsManager(ctx context.Context, t *task) error {
 			return err
 		}
 		for _, s := range page.SecretList {
-			if err := t.emit(ctx, secret(t, s)); err != nil {
+			r, ok := secret(ctx, t, client, s)
+			if !ok {
+				continue
+			}
+			if err := t.emit(ctx, r); err != nil {
 				return err
 			}
 		}
@@ -37,10 +42,11 @@ func collectSecretsManager(ctx context.Context, t *task) error {
 	return nil
 }
 
-// secret renders one listed secret's metadata.
-func secret(t *task, s smtypes.SecretListEntry) vigil.Resource {
+// secret renders one listed secret's metadata and resource policy; ok is
+// false for a secret deleted since it was listed.
+func secret(ctx context.Context, t *task, client *secretsmanager.Client, s smtypes.SecretListEntry) (r vigil.Resource, ok bool) {
 	name := aws.ToString(s.Name)
-	r := vigil.Resource{UID: aws.ToString(s.ARN), Type: TypeSecretsManagerSecret, Name: name,
+	r = vigil.Resource{UID: aws.ToString(s.ARN), Type: TypeSecretsManagerSecret, Name: name,
 		Tags: tagMap(s.Tags, func(tg smtypes.Tag) (*string, *string) { return tg.Key, tg.Value })}
 	if r.UID == "" {
 		r.UID = t.arn("secretsmanager", t.region, "secret:"+name)
@@ -71,5 +77,18 @@ func secret(t *task, s smtypes.SecretListEntry) vigil.Resource {
 		"primary_region":      strOrNil(s.PrimaryRegion),
 		"owning_service":      strOrNil(s.OwningService),
 	}
-	return r
+	// Without a PolicyName this is the "default" policy, the only one an
+	// account can attach; a secret without one answers with no
+	// ResourcePolicy rather than an error.
+	id := cmp.Or(aws.ToString(s.ARN), name)
+	pol, err := client.GetResourcePolicy(ctx, &secretsmanager.GetResourcePolicyInput{SecretId: &id})
+	switch {
+	case hasCode(err, "ResourceNotFoundException"):
+		return r, false
+	case err != nil:
+		t.propErr(&r, "policy", err)
+	default:
+		r.Properties["policy"] = parsePolicy(aws.ToString(pol.ResourcePolicy))
+	}
+	return r, true
 }

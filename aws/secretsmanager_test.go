@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +16,9 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/vigilsec/vigil"
 )
 
 // secretValue is a secret's value that must never be collected.
@@ -52,9 +58,17 @@ func seedSecrets(t *testing.T) {
 	}
 }
 
+// partnerReadPolicy lets another account read the secret.
+const partnerReadPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+	`"Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}`
+
 func TestSecretsManager(t *testing.T) {
 	moto.Reset(t)
 	seedSecrets(t)
+	if _, err := secretsmanager.NewFromConfig(moto.Config(t, "us-east-1")).PutResourcePolicy(context.Background(),
+		&secretsmanager.PutResourcePolicyInput{SecretId: aws.String("rotated"), ResourcePolicy: aws.String(partnerReadPolicy)}); err != nil {
+		t.Fatal(err)
+	}
 	col := collect(t, []string{"secretsmanager"})
 	if len(col.readErrors) != 0 {
 		t.Fatalf("read errors: %v", col.readErrors)
@@ -70,9 +84,10 @@ func TestSecretsManager(t *testing.T) {
 	for name, want := range map[string]map[string]any{
 		"rotated": {"rotation_enabled": true, "kms_key_id": "alias/app-secrets",
 			"rotation_lambda_arn": "arn:aws:lambda:us-east-1:123456789012:function:rotator",
-			"rotation_rules":      map[string]any{"automatically_after_days": int64(30), "schedule_expression": nil, "duration": nil}},
+			"rotation_rules":      map[string]any{"automatically_after_days": int64(30), "schedule_expression": nil, "duration": nil},
+			"policy":              parsePolicyJSON(t, partnerReadPolicy)},
 		"static": {"rotation_enabled": false, "kms_key_id": nil, "rotation_rules": nil, "rotation_lambda_arn": nil,
-			"last_rotated_date": nil, "last_accessed_date": nil},
+			"last_rotated_date": nil, "last_accessed_date": nil, "policy": nil},
 	} {
 		for k, v := range want {
 			if got, ok := secrets[name].Properties[k]; !ok || !reflect.DeepEqual(got, v) {
@@ -100,5 +115,60 @@ func TestSecretsManager(t *testing.T) {
 	}
 	if bytes.Contains(b, []byte(secretValue)) {
 		t.Fatalf("collected resources contain the secret value: %s", b)
+	}
+}
+
+// TestSecretsManagerPolicyErrors checks that a failed GetResourcePolicy
+// takes only the policy away, with a read error naming the operation and the
+// classified code, and that a secret deleted since it was listed is skipped.
+func TestSecretsManagerPolicyErrors(t *testing.T) {
+	moto.Reset(t)
+	seedSecrets(t)
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantNames []string
+		wantCode  string // of the read error on "static"; "" for none
+	}{
+		{"denied", &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"},
+			[]string{"rotated", "static"}, vigil.EFORBIDDEN},
+		{"throttled", &smithy.GenericAPIError{Code: "ThrottlingException", Message: "rate exceeded"},
+			[]string{"rotated", "static"}, vigil.ETHROTTLED},
+		{"gone", &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")},
+			[]string{"rotated"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := collectWith(t, []string{"secretsmanager"}, answer("GetResourcePolicy", func(in any) any {
+				if strings.Contains(aws.ToString(in.(*secretsmanager.GetResourcePolicyInput).SecretId), ":secret:static-") {
+					return tc.err
+				}
+				return nil
+			}))
+			secrets := col.ofType(TypeSecretsManagerSecret)
+			if got := slices.Sorted(maps.Keys(secrets)); !reflect.DeepEqual(got, tc.wantNames) {
+				t.Fatalf("secrets = %v, want %v", got, tc.wantNames)
+			}
+			if v, ok := secrets["rotated"].Properties["policy"]; !ok || v != nil {
+				t.Errorf("rotated.policy = %#v (present %v), want null", v, ok)
+			}
+			if tc.wantCode == "" {
+				if len(col.readErrors) != 0 {
+					t.Errorf("read errors: %v", col.readErrors)
+				}
+				return
+			}
+			static := secrets["static"]
+			if v, ok := static.Properties["policy"]; ok {
+				t.Errorf("static.policy = %#v, want it absent", v)
+			}
+			e, ok := static.ReadErrorFor("policy")
+			if !ok || len(col.readErrors) != 1 || e.Code != tc.wantCode || e.Operation != "secretsmanager:GetResourcePolicy" {
+				t.Errorf("read error = %+v (found %v, %d in all), want %s from secretsmanager:GetResourcePolicy",
+					e, ok, len(col.readErrors), tc.wantCode)
+			}
+			if static.Properties["rotation_enabled"] != false {
+				t.Errorf("static.rotation_enabled = %#v, want false (the ListSecrets properties stay)", static.Properties["rotation_enabled"])
+			}
+		})
 	}
 }
