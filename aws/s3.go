@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -331,31 +332,42 @@ func (c *s3Collector) derive(r *vigil.Resource, polr policyResult, aclr aclResul
 	t := c.t
 	p := r.Properties
 
-	if polr.err != nil {
-		t.propErr(r, "tls_only", polr.err)
+	exp, err := analyzeBucketPolicy(polr.doc, r.UID, r.Account)
+	if polr.err == nil && err != nil {
+		err = fmt.Errorf("analyze bucket policy: %w", err)
 	} else {
-		p["tls_only"] = tlsOnly(polr.doc, r.UID)
+		err = polr.err
+	}
+	if err != nil {
+		t.propErr(r, "tls_only", err)
+	} else {
+		p["tls_only"] = exp.tlsOnly
 	}
 
-	// INTERIM: the public rule below is the simple one every scanner
-	// starts with; the iampolicy engine replaces it.
+	// public.policy*: by S3's meaning of public (iampolicy); an answer the
+	// engine could not reach is a read error, never "not public".
 	public := map[string]any{}
 	p["public"] = public
-	if polr.err != nil {
-		for _, k := range []string{"policy", "policy_read", "policy_write"} {
-			t.propErr(r, "public."+k, polr.err)
+	for k, v := range map[string]iampolicy.Verdict{"policy": exp.public, "policy_read": exp.read, "policy_write": exp.write} {
+		switch {
+		case err != nil:
+			t.propErr(r, "public."+k, err)
+		case v == iampolicy.Unknown:
+			t.propErr(r, "public."+k, errors.New("the bucket policy is too complex to decide whether it is public"))
+		default:
+			public[k] = v == iampolicy.Public
 		}
-	} else {
-		pub, read, write := policyPublic(polr.doc)
-		public["policy"], public["policy_read"], public["policy_write"] = pub, read, write
+	}
+	if err == nil {
+		p["policy_public_reason"] = exp.reason
 	}
 	if aclr.err != nil {
 		for _, k := range []string{"acl", "acl_read", "acl_write"} {
 			t.propErr(r, "public."+k, aclr.err)
 		}
 	} else {
-		pub, read, write := aclPublic(aclr.grants)
-		public["acl"], public["acl_read"], public["acl_write"] = pub, read, write
+		acl := iampolicy.PublicACL(engineGrants(aclr.grants))
+		public["acl"], public["acl_read"], public["acl_write"] = acl.Public, acl.Read, acl.Write
 	}
 
 	eff := map[string]any{}
@@ -449,192 +461,55 @@ func objectLockMap(conf *s3types.ObjectLockConfiguration) any {
 	return m
 }
 
-// ACL grantee groups that make a grant public.
-const (
-	allUsersURI  = "http://acs.amazonaws.com/groups/global/AllUsers"
-	authUsersURI = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
-)
-
-// aclPublic reports whether the grants give the AllUsers or
-// AuthenticatedUsers group any permission, read (READ, FULL_CONTROL) or
-// write (WRITE, WRITE_ACP, FULL_CONTROL) access.
-func aclPublic(grants []any) (public, read, write bool) {
-	for _, g := range grants {
-		m, _ := g.(map[string]any)
-		if m["uri"] != allUsersURI && m["uri"] != authUsersURI {
-			continue
-		}
-		public = true
-		switch m["permission"] {
-		case "FULL_CONTROL":
-			read, write = true, true
-		case "READ":
-			read = true
-		case "WRITE", "WRITE_ACP":
-			write = true
-		}
-	}
-	return public, read, write
-}
-
-// Actions that make a public policy statement a public read or a public
-// write: reading or listing objects; writing, deleting or re-permissioning
-// objects or the bucket.
+// Actions whose public grant makes a bucket publicly readable (reading or
+// listing objects) or writable (writing, deleting or re-permissioning
+// objects or the bucket).
 var (
 	s3ReadActions  = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"}
 	s3WriteActions = []string{"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl",
 		"s3:PutBucketAcl", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:DeleteBucket"}
 )
 
-// policyPublic applies the INTERIM public rule to a bucket policy: a
-// statement is public when it allows, with no Condition (an empty Condition
-// object is none), a Principal of "*" or {"AWS": "*"} (or a list containing
-// "*"), or every principal but some (NotPrincipal, which AWS documents as
-// granting everyone else, anonymous users included). read and write narrow
-// that to public statements whose Action (or NotAction) covers one of
-// s3ReadActions or s3WriteActions.
-func policyPublic(doc any) (public, read, write bool) {
-	for _, st := range iampolicy.Statements(doc) {
-		if !iampolicy.GrantsAnyone(st) {
-			continue
-		}
-		public = true
-		read = read || coversAnyAction(st, s3ReadActions)
-		write = write || coversAnyAction(st, s3WriteActions)
-	}
-	return public, read, write
+// policyExposure is what the iampolicy engine says about a bucket policy.
+type policyExposure struct {
+	public, read, write iampolicy.Verdict
+	reason              string
+	tlsOnly             bool
 }
 
-// coversAnyAction reports whether a statement's Action (or NotAction)
-// applies to one of the actions.
-func coversAnyAction(st map[string]any, actions []string) bool {
-	if v, ok := st["NotAction"]; ok {
-		for _, a := range actions {
-			if !matchesAny(iampolicy.StringList(v), a) {
-				return true
-			}
-		}
-		return false
+// analyzeBucketPolicy decides a bucket policy's public access (any action,
+// read actions, write actions) by S3's documented meaning of public, and
+// whether it denies every request made without TLS. A nil doc is no
+// policy.
+func analyzeBucketPolicy(doc any, bucketARN, account string) (policyExposure, error) {
+	out := policyExposure{public: iampolicy.NotPublic, read: iampolicy.NotPublic, write: iampolicy.NotPublic}
+	if doc == nil {
+		out.reason = "the bucket has no policy"
+		return out, nil
 	}
-	for _, a := range actions {
-		if matchesAny(iampolicy.StringList(st["Action"]), a) {
-			return true
-		}
+	p, err := iampolicy.ParseValue(doc)
+	if err != nil {
+		return out, err
 	}
-	return false
+	o := iampolicy.Options{ResourceType: TypeS3Bucket, ResourceARN: bucketARN, Account: account}
+	all := iampolicy.IsPublic(p, o)
+	out.public, out.reason = all.Verdict, strings.Join(all.Reasons, "; ")
+	o.Actions = s3ReadActions
+	out.read = iampolicy.IsPublic(p, o).Verdict
+	o.Actions = s3WriteActions
+	out.write = iampolicy.IsPublic(p, o).Verdict
+	out.tlsOnly = iampolicy.RequiresTLS(p, bucketARN)
+	return out, nil
 }
 
-// tlsOnly reports whether the bucket policy denies every request made
-// without TLS: a Deny statement for Principal "*" (or {"AWS": "*"}) whose
-// only condition is Bool (or BoolIfExists) aws:SecureTransport = false,
-// whose Action is "*" or "s3:*", and whose Resource covers both the bucket
-// and all of its objects. Statements with NotPrincipal, NotAction or
-// NotResource do not count.
-func tlsOnly(doc any, bucketARN string) bool {
-	for _, st := range iampolicy.Statements(doc) {
-		if st["Effect"] != "Deny" || st["NotPrincipal"] != nil || st["NotAction"] != nil || st["NotResource"] != nil {
-			continue
-		}
-		if !iampolicy.PrincipalIsAnyone(st["Principal"]) || !insecureTransportOnly(st["Condition"]) {
-			continue
-		}
-		if !matchesAny(iampolicy.StringList(st["Action"]), "s3:*") {
-			continue
-		}
-		res := iampolicy.StringList(st["Resource"])
-		if matchesAny(res, bucketARN) && coversAllObjects(res, bucketARN+"/") {
-			return true
-		}
+// engineGrants converts collected ACL grants for the engine.
+func engineGrants(grants []any) []iampolicy.Grant {
+	out := make([]iampolicy.Grant, 0, len(grants))
+	for _, g := range grants {
+		m, _ := g.(map[string]any)
+		uri, _ := m["uri"].(string)
+		perm, _ := m["permission"].(string)
+		out = append(out, iampolicy.Grant{Grantee: uri, Permission: perm})
 	}
-	return false
-}
-
-// insecureTransportOnly reports whether a Condition block is exactly
-// {"Bool" | "BoolIfExists": {"aws:SecureTransport": "false"}}: any other
-// condition would narrow the deny.
-func insecureTransportOnly(cond any) bool {
-	m, ok := cond.(map[string]any)
-	if !ok || len(m) != 1 {
-		return false
-	}
-	for op, v := range m {
-		if !strings.EqualFold(op, "Bool") && !strings.EqualFold(op, "BoolIfExists") {
-			return false
-		}
-		keys, ok := v.(map[string]any)
-		if !ok || len(keys) != 1 {
-			return false
-		}
-		for k, val := range keys {
-			if !strings.EqualFold(k, "aws:SecureTransport") {
-				return false
-			}
-			vals := iampolicy.StringList(val)
-			if b, ok := val.(bool); ok {
-				vals = []string{fmt.Sprint(b)}
-			}
-			if len(vals) != 1 || !strings.EqualFold(vals[0], "false") {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// coversAllObjects reports whether some resource pattern matches every
-// object key under prefix ("arn:aws:s3:::bucket/"): the pattern ends in "*"
-// and what precedes that "*" matches a prefix of prefix.
-func coversAllObjects(patterns []string, prefix string) bool {
-	for _, p := range patterns {
-		head, ok := strings.CutSuffix(p, "*")
-		if !ok {
-			continue
-		}
-		for i := 0; i <= len(prefix); i++ {
-			if globMatch(head, prefix[:i]) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// matchesAny reports whether one of the IAM wildcard patterns matches s,
-// ignoring case (action names are case-insensitive; S3 ARNs in practice
-// are lower case).
-func matchesAny(patterns []string, s string) bool {
-	for _, p := range patterns {
-		if globMatch(p, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// globMatch matches an IAM pattern with "*" (any run) and "?" (any one
-// character) against s, ignoring case.
-func globMatch(pattern, s string) bool {
-	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
-	px, sx := 0, 0
-	star, mark := -1, 0
-	for sx < len(s) {
-		switch {
-		case px < len(pattern) && (pattern[px] == '?' || pattern[px] == s[sx]):
-			px++
-			sx++
-		case px < len(pattern) && pattern[px] == '*':
-			star, mark = px, sx
-			px++
-		case star >= 0:
-			px = star + 1
-			mark++
-			sx = mark
-		default:
-			return false
-		}
-	}
-	for px < len(pattern) && pattern[px] == '*' {
-		px++
-	}
-	return px == len(pattern)
+	return out
 }

@@ -84,9 +84,18 @@ func NewInput(r *vigil.Resource, now time.Time) *Input {
 	vars := map[string]any{
 		varResource: props, varName: r.Name, varUID: r.UID, varRegion: r.Region,
 		varAccount: r.Account, varTags: tags, varNow: types.Timestamp{Time: now},
+		varTrusted: Trust{}.value(),
 	}
 	act, _ := interpreter.NewActivation(vars)
 	return &Input{r: r, vars: vars, act: act}
+}
+
+// WithTrust sets whom the resource's account trusts (the `trusted`
+// variable of cross-account checks).
+func (in *Input) WithTrust(t Trust) *Input {
+	in.vars[varTrusted] = t.value()
+	in.act, _ = interpreter.NewActivation(in.vars)
+	return in
 }
 
 // Evaluate runs the check on a prepared resource. Properties that could

@@ -32,7 +32,7 @@ const (
 
 // newEnv returns the CEL environment of check expressions.
 func newEnv() (*cel.Env, error) {
-	return cel.NewEnv(
+	return cel.NewEnv(append(iamFunctions(),
 		cel.Variable(varResource, cel.DynType),
 		cel.Variable(varName, cel.StringType),
 		cel.Variable(varUID, cel.StringType),
@@ -62,13 +62,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Function("daysSinceAt",
 			cel.Overload("days_since_at_dyn_timestamp", []*cel.Type{cel.DynType, cel.TimestampType}, cel.IntType,
 				cel.BinaryBinding(daysSinceAt))),
-		cel.Function("iam.isPublic",
-			cel.Overload("iam_is_public_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
-				cel.UnaryBinding(func(v ref.Val) ref.Val { return types.Bool(interimIsPublic(native(v))) }))),
-		cel.Function("iam.grantsAdmin",
-			cel.Overload("iam_grants_admin_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
-				cel.UnaryBinding(func(v ref.Val) ref.Val { return types.Bool(interimGrantsAdmin(native(v))) }))),
-	)
+	)...)
 }
 
 func daysSinceAt(ts, now ref.Val) ref.Val {

@@ -1,0 +1,198 @@
+package iampolicy
+
+import (
+	"strings"
+)
+
+// Escalation is a documented privilege-escalation path that the policies
+// allow: every permission it needs is allowed on some resource.
+type Escalation struct {
+	// Path names the path: its permissions joined by "+".
+	Path        string   `json:"path"`
+	Permissions []string `json:"permissions"`
+	Statements  []string `json:"statements"`
+	Description string   `json:"description"`
+}
+
+// escalationPath is one known way to gain more permissions.
+type escalationPath struct {
+	perms []string
+	how   string
+}
+
+// escalationPaths are the documented IAM privilege-escalation methods
+// (Rhino Security Labs' catalogue and AWS's own guidance on iam:PassRole).
+var escalationPaths = []escalationPath{
+	{[]string{"iam:CreatePolicyVersion"}, "write a new default version of a policy attached to oneself"},
+	{[]string{"iam:SetDefaultPolicyVersion"}, "switch an attached policy to a more permissive old version"},
+	{[]string{"iam:CreateAccessKey"}, "create access keys for another user"},
+	{[]string{"iam:CreateLoginProfile"}, "set a console password for another user"},
+	{[]string{"iam:UpdateLoginProfile"}, "change another user's console password"},
+	{[]string{"iam:AttachUserPolicy"}, "attach any managed policy (AdministratorAccess) to a user"},
+	{[]string{"iam:AttachGroupPolicy"}, "attach any managed policy to a group one is in"},
+	{[]string{"iam:AttachRolePolicy", "sts:AssumeRole"}, "attach any managed policy to a role and assume it"},
+	{[]string{"iam:PutUserPolicy"}, "write an inline policy on a user"},
+	{[]string{"iam:PutGroupPolicy"}, "write an inline policy on a group one is in"},
+	{[]string{"iam:PutRolePolicy", "sts:AssumeRole"}, "write an inline policy on a role and assume it"},
+	{[]string{"iam:AddUserToGroup"}, "join a more privileged group"},
+	{[]string{"iam:UpdateAssumeRolePolicy", "sts:AssumeRole"}, "rewrite a role's trust policy and assume it"},
+	{[]string{"iam:PassRole", "ec2:RunInstances"}, "launch an instance with a privileged role and use its credentials"},
+	{[]string{"iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"}, "create and invoke a function running as a privileged role"},
+	{[]string{"iam:PassRole", "lambda:CreateFunction", "lambda:CreateEventSourceMapping"}, "create a function running as a privileged role and trigger it from an event source"},
+	{[]string{"lambda:UpdateFunctionCode"}, "replace the code of a function that runs as a privileged role"},
+	{[]string{"iam:PassRole", "glue:CreateDevEndpoint"}, "create a Glue development endpoint with a privileged role"},
+	{[]string{"glue:UpdateDevEndpoint"}, "add an SSH key to a Glue endpoint running as a privileged role"},
+	{[]string{"iam:PassRole", "cloudformation:CreateStack"}, "create a stack that runs as a privileged role"},
+	{[]string{"iam:PassRole", "datapipeline:CreatePipeline", "datapipeline:PutPipelineDefinition"}, "run a pipeline as a privileged role"},
+	{[]string{"iam:PassRole", "ecs:RunTask", "ecs:RegisterTaskDefinition"}, "run a container task as a privileged role"},
+	{[]string{"iam:PassRole", "sagemaker:CreateNotebookInstance"}, "create a notebook running as a privileged role"},
+	{[]string{"iam:PassRole", "codebuild:CreateProject", "codebuild:StartBuild"}, "run a build as a privileged role"},
+	{[]string{"ssm:SendCommand"}, "run commands on instances whose roles are more privileged"},
+	{[]string{"ssm:StartSession"}, "open a shell on instances whose roles are more privileged"},
+	{[]string{"ec2-instance-connect:SendSSHPublicKey"}, "log in to instances whose roles are more privileged"},
+	{[]string{"sts:AssumeRole"}, "assume any role that trusts the account"},
+}
+
+// PrincipalResult is what the union of a principal's identity policies,
+// within its permissions boundary, lets it do.
+type PrincipalResult struct {
+	// Admin: every action on every resource ("*:*", also through
+	// NotAction and several statements together).
+	Admin bool `json:"admin"`
+	// FullIAM: every IAM action on every resource.
+	FullIAM bool `json:"full_iam"`
+	// Escalations are the privilege-escalation paths open to it (empty
+	// when Admin: there is nothing left to escalate to).
+	Escalations []Escalation `json:"privilege_escalation"`
+	// Undecided is set when the search budget ran out: answers that are
+	// false may be wrong.
+	Undecided bool     `json:"undecided,omitempty"`
+	Reasons   []string `json:"reasons"`
+}
+
+// AnalyzePrincipal decides admin, full IAM access and privilege
+// escalation for the identity policies of one user, group or role taken
+// together, limited by boundary (nil when there is none). Explicit Denies
+// in any of them win; conditions are assumed satisfiable, as a principal
+// may meet them (sign in with MFA, call from the allowed network).
+func AnalyzePrincipal(policies []*Policy, boundary *Policy) PrincipalResult {
+	me := Principal{Kind: AWSPrincipal, ID: "arn:aws:iam::" + freshAcct + ":user/" + freshValue, Account: freshAcct}
+	sp := &space{policies: policies, boundary: boundary, budget: defaultBudget * 4}
+	all := append(append([]*Policy(nil), policies...), nonNil(boundary)...)
+	var res PrincipalResult
+	undecided := false
+	// allowedAll reports whether every action candidate of service is
+	// allowed on any resource.
+	allowedAll := func(service string) (bool, []string) {
+		var names []string
+		seen := map[string]bool{}
+		for _, a := range excludedActions(all, service) {
+			w, r := sp.find(me, a, freshResource)
+			if r == exhausted {
+				undecided = true
+			}
+			if r != found {
+				return false, nil
+			}
+			for _, s := range w.allowing {
+				if !seen[s.Name()] {
+					seen[s.Name()] = true
+					names = append(names, s.Name())
+				}
+			}
+		}
+		return true, names
+	}
+	if ok, stmts := allowedAll(""); ok {
+		res.Admin, res.FullIAM = true, true
+		res.Reasons = append(res.Reasons, "allows every action on every resource ("+strings.Join(stmts, ", ")+")")
+	} else if ok, stmts := allowedAll("iam"); ok {
+		res.FullIAM = true
+		res.Reasons = append(res.Reasons, "allows every IAM action on every resource ("+strings.Join(stmts, ", ")+")")
+	}
+	if !res.Admin {
+		resources := resourceCandidates(all, "")
+		for _, path := range escalationPaths {
+			esc := Escalation{Path: strings.Join(path.perms, "+"), Permissions: path.perms, Description: path.how}
+			ok := true
+			seen := map[string]bool{}
+			for _, perm := range path.perms {
+				var w *witness
+				for _, r := range resources {
+					var res searchResult
+					if w, res = sp.find(me, perm, r); res == found {
+						break
+					} else if res == exhausted {
+						undecided = true
+					}
+					w = nil
+				}
+				if w == nil {
+					ok = false
+					break
+				}
+				for _, s := range w.allowing {
+					if !seen[s.Name()] {
+						seen[s.Name()] = true
+						esc.Statements = append(esc.Statements, s.Name())
+					}
+				}
+			}
+			if ok {
+				res.Escalations = append(res.Escalations, esc)
+				res.Reasons = append(res.Reasons, "privilege escalation by "+esc.Path+": "+path.how)
+			}
+		}
+	}
+	res.Undecided = undecided
+	if res.Escalations == nil {
+		res.Escalations = []Escalation{}
+	}
+	if len(res.Reasons) == 0 {
+		res.Reasons = []string{"neither administrator access nor a known privilege-escalation path"}
+	}
+	return res
+}
+
+// GrantsAdmin reports whether one identity policy on its own allows every
+// action on every resource.
+func GrantsAdmin(p *Policy) bool { return AnalyzePrincipal([]*Policy{p}, nil).Admin }
+
+// excludedActions are the actions that must all be allowed for "every
+// action" of a service ("" for all services): one action no policy names,
+// and every action the policies deny or leave out through NotAction.
+func excludedActions(policies []*Policy, service string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(v string) {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	if service == "" {
+		add("vigil" + freshStar + ":" + freshStar)
+	} else {
+		add(service + ":" + freshStar)
+	}
+	for _, p := range policies {
+		for _, s := range p.Statements {
+			if s.Effect != Deny && !s.Actions.Not {
+				continue
+			}
+			for i := range s.actions {
+				if v, ok := actionFor(&s.actions[i], service); ok {
+					add(v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func nonNil(p *Policy) []*Policy {
+	if p == nil {
+		return nil
+	}
+	return []*Policy{p}
+}
