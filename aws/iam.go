@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,14 +45,15 @@ const credentialReportWait = 2 * time.Minute
 // concurrency, so a user costs about one second (8–10 calls).
 func collectIAM(ctx context.Context, t *task) error {
 	c := iam.NewFromConfig(t.cfg)
+	k := newIAMCache(c)
 	// The credential report is generated asynchronously: ask for it first
 	// and fetch it last, so that generation overlaps the listings.
 	reportErr := iamStartCredentialReport(ctx, c)
 	iamAccountSettings(ctx, t, c)
-	for _, list := range []func(context.Context, *task, *iam.Client) error{
+	for _, list := range []func(context.Context, *task, *iamCache) error{
 		iamUsers, iamGroups, iamRoles, iamPolicies, iamServerCertificates,
 	} {
-		if err := list(ctx, t, c); err != nil {
+		if err := list(ctx, t, k); err != nil {
 			return err
 		}
 	}
@@ -105,28 +107,53 @@ func iamBoundary(b *types.AttachedPermissionsBoundary) any {
 	return aws.ToString(b.PermissionsBoundaryArn)
 }
 
-// iamPrincipalPolicies records the attached and inline policies of a
-// user, group or role. Each listing is paginated by its caller; a failure
-// is a read error of that property alone.
-func iamPrincipalPolicies(t *task, r *vigil.Resource, attached func(add func([]types.AttachedPolicy)) error,
-	inlineNames func(add func([]string)) error, inlineDoc func(name string) (*string, error)) {
-	var att []types.AttachedPolicy
-	if err := attached(func(ps []types.AttachedPolicy) { att = append(att, ps...) }); err != nil {
-		t.propErr(r, "attached_policies", err)
-	} else {
-		r.Properties["attached_policies"] = iamAttachedList(att)
-	}
+// iamPolicySet is the identity policies of one user, group or role as
+// read: the attached managed policies and the inline policies, each with
+// its own read error so that the two properties fail on their own.
+type iamPolicySet struct {
+	attached    []types.AttachedPolicy
+	attachedErr error
+	inline      []iamInlinePolicy
+	inlineErr   error
+}
+
+// iamInlinePolicy is one inline policy with its parsed document.
+type iamInlinePolicy struct {
+	name string
+	doc  any
+}
+
+// iamReadPolicies reads the attached and inline policies of a user, group
+// or role. Each listing is paginated by its caller.
+func iamReadPolicies(attached func(add func([]types.AttachedPolicy)) error,
+	inlineNames func(add func([]string)) error, inlineDoc func(name string) (*string, error)) iamPolicySet {
+	var s iamPolicySet
+	s.attachedErr = attached(func(ps []types.AttachedPolicy) { s.attached = append(s.attached, ps...) })
 	var names []string
-	err := inlineNames(func(ns []string) { names = append(names, ns...) })
-	var inline []any
-	if err == nil {
-		inline, err = iamInline(names, inlineDoc)
+	s.inlineErr = inlineNames(func(ns []string) { names = append(names, ns...) })
+	if s.inlineErr == nil {
+		s.inline, s.inlineErr = iamInline(names, inlineDoc)
 	}
-	if err != nil {
-		t.propErr(r, "inline_policies", err)
+	return s
+}
+
+// record sets attached_policies and inline_policies on r, or the read
+// error of each that failed.
+func (s iamPolicySet) record(t *task, r *vigil.Resource) {
+	if s.attachedErr != nil {
+		t.propErr(r, "attached_policies", s.attachedErr)
 	} else {
-		r.Properties["inline_policies"] = inline
+		r.Properties["attached_policies"] = iamAttachedList(s.attached)
 	}
+	if s.inlineErr != nil {
+		t.propErr(r, "inline_policies", s.inlineErr)
+		return
+	}
+	inline := make([]any, 0, len(s.inline))
+	for _, p := range s.inline {
+		inline = append(inline, map[string]any{"name": p.name, "document": p.doc})
+	}
+	r.Properties["inline_policies"] = inline
 }
 
 // iamAttachedList converts attached managed policies to [{name, arn}].
@@ -140,23 +167,212 @@ func iamAttachedList(ps []types.AttachedPolicy) []any {
 
 // iamInline reads inline policies: the names from list, then each
 // document with get. Any failure fails the whole property.
-func iamInline(names []string, get func(name string) (*string, error)) ([]any, error) {
-	out := make([]any, 0, len(names))
+func iamInline(names []string, get func(name string) (*string, error)) ([]iamInlinePolicy, error) {
+	out := make([]iamInlinePolicy, 0, len(names))
 	for _, n := range names {
 		doc, err := get(n)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, map[string]any{"name": n, "document": parsePolicy(aws.ToString(doc))})
+		out = append(out, iamInlinePolicy{name: n, doc: parsePolicy(aws.ToString(doc))})
 	}
 	return out, nil
+}
+
+// iamCache holds, for one collection of one account, what several
+// principals share: the default-version document of each managed policy,
+// so that 100 users with AdministratorAccess cost one GetPolicy and one
+// GetPolicyVersion, and the policies of each group, read once for all its
+// members and the group itself. Both grow with the managed policies in
+// use and the groups of the account, not with its users.
+// collectIAM calls IAM sequentially; the mutex keeps the cache safe should
+// listings ever run concurrently (two concurrent misses read twice, which
+// is harmless).
+type iamCache struct {
+	c       *iam.Client
+	mu      sync.Mutex
+	managed map[string]iamManaged   // policy ARN → default version
+	groups  map[string]iamPolicySet // group name → its policies
+}
+
+// iamManaged is the default version of a managed policy, or why it could
+// not be read. Errors are kept too: every principal with the policy gets
+// the same read error, for the price of one failed call.
+type iamManaged struct {
+	doc     any
+	version string
+	err     error
+}
+
+func newIAMCache(c *iam.Client) *iamCache {
+	return &iamCache{c: c, managed: map[string]iamManaged{}, groups: map[string]iamPolicySet{}}
+}
+
+// cachedManaged returns the managed policy arn if it was already read.
+func (k *iamCache) cachedManaged(arn string) (iamManaged, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m, ok := k.managed[arn]
+	return m, ok
+}
+
+// managedDocument returns the parsed document of the default version of
+// the managed policy arn (customer or AWS managed): GetPolicy for the
+// default version id, then GetPolicyVersion. A policy deleted since it
+// was listed is a NoSuchEntity error, which classify reports as
+// not_found. The document is a copy the caller may keep.
+func (k *iamCache) managedDocument(ctx context.Context, arn string) (any, error) {
+	m, ok := k.cachedManaged(arn)
+	if !ok {
+		p, err := k.c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: &arn})
+		if err == nil {
+			m.doc, m.version, m.err = iamPolicyDocument(ctx, k.c, &arn, p.Policy.DefaultVersionId)
+		} else {
+			m.err = err
+		}
+		k.mu.Lock()
+		k.managed[arn] = m
+		k.mu.Unlock()
+	}
+	if m.err != nil {
+		return nil, m.err
+	}
+	return iamCopyJSON(m.doc), nil
+}
+
+// groupPolicies returns the policies of the group name, read on first
+// use with ListAttachedGroupPolicies, ListGroupPolicies and
+// GetGroupPolicy.
+func (k *iamCache) groupPolicies(ctx context.Context, name string) iamPolicySet {
+	k.mu.Lock()
+	s, ok := k.groups[name]
+	k.mu.Unlock()
+	if ok {
+		return s
+	}
+	c := k.c
+	s = iamReadPolicies(
+		func(add func([]types.AttachedPolicy)) error {
+			return iamPages(ctx, iam.NewListAttachedGroupPoliciesPaginator(c, &iam.ListAttachedGroupPoliciesInput{GroupName: &name}),
+				func(o *iam.ListAttachedGroupPoliciesOutput) { add(o.AttachedPolicies) })
+		},
+		func(add func([]string)) error {
+			return iamPages(ctx, iam.NewListGroupPoliciesPaginator(c, &iam.ListGroupPoliciesInput{GroupName: &name}),
+				func(o *iam.ListGroupPoliciesOutput) { add(o.PolicyNames) })
+		},
+		func(n string) (*string, error) {
+			out, err := c.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: &name, PolicyName: &n})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		})
+	k.mu.Lock()
+	k.groups[name] = s
+	k.mu.Unlock()
+	return s
+}
+
+// iamSourced is a policy set with the source labels its inline and its
+// managed policies carry in effective_policies.
+type iamSourced struct {
+	inline, managed string
+	set             iamPolicySet
+}
+
+// ownPolicies labels a principal's own policies.
+func ownPolicies(s iamPolicySet) iamSourced {
+	return iamSourced{inline: "inline", managed: "managed", set: s}
+}
+
+// effectivePolicies returns the union of the policy sets as
+// effective_policies: [{source, name, arn, document}], arn null for inline
+// policies, managed documents at their default version. Any part that
+// could not be read fails the whole list: the policy engine decides over
+// the union, and a partial union could hide the policy that makes a
+// principal an administrator.
+func (k *iamCache) effectivePolicies(ctx context.Context, parts []iamSourced) ([]any, error) {
+	for _, p := range parts {
+		if p.set.inlineErr != nil {
+			return nil, p.set.inlineErr
+		}
+		if p.set.attachedErr != nil {
+			return nil, p.set.attachedErr
+		}
+	}
+	out := []any{}
+	for _, p := range parts {
+		for _, in := range p.set.inline {
+			out = append(out, map[string]any{"source": p.inline, "name": in.name, "arn": nil, "document": iamCopyJSON(in.doc)})
+		}
+		for _, a := range p.set.attached {
+			arn := aws.ToString(a.PolicyArn)
+			doc, err := k.managedDocument(ctx, arn)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, map[string]any{"source": p.managed, "name": aws.ToString(a.PolicyName), "arn": arn, "document": doc})
+		}
+	}
+	return out, nil
+}
+
+// recordEffective sets effective_policies on r from parts, or its read
+// error.
+func (k *iamCache) recordEffective(ctx context.Context, t *task, r *vigil.Resource, parts []iamSourced) {
+	if eff, err := k.effectivePolicies(ctx, parts); err != nil {
+		t.propErr(r, "effective_policies", err)
+	} else {
+		r.Properties["effective_policies"] = eff
+	}
+}
+
+// recordBoundary sets permissions_boundary_policy on r: the document of
+// the boundary b, null without a boundary, or the read error of GetUser /
+// GetRole (getErr) or of the document.
+func (k *iamCache) recordBoundary(ctx context.Context, t *task, r *vigil.Resource, b *types.AttachedPermissionsBoundary, getErr error) {
+	const key = "permissions_boundary_policy"
+	if getErr != nil {
+		t.propErr(r, key, getErr)
+		return
+	}
+	arn, ok := iamBoundary(b).(string)
+	if !ok {
+		r.Properties[key] = nil
+		return
+	}
+	if doc, err := k.managedDocument(ctx, arn); err != nil {
+		t.propErr(r, key, err)
+	} else {
+		r.Properties[key] = doc
+	}
+}
+
+// iamCopyJSON deep-copies a parsed JSON value, so that resources sharing
+// a cached document never share its maps.
+func iamCopyJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = iamCopyJSON(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = iamCopyJSON(e)
+		}
+		return l
+	}
+	return v
 }
 
 func iamIsGone(err error) bool { return hasCode(err, "NoSuchEntity") }
 
 // iamUsers lists and describes every IAM user.
-func iamUsers(ctx context.Context, t *task, c *iam.Client) error {
-	p := iam.NewListUsersPaginator(c, &iam.ListUsersInput{})
+func iamUsers(ctx context.Context, t *task, k *iamCache) error {
+	p := iam.NewListUsersPaginator(k.c, &iam.ListUsersInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -164,7 +380,7 @@ func iamUsers(ctx context.Context, t *task, c *iam.Client) error {
 			return nil
 		}
 		for _, u := range page.Users {
-			r, ok := iamUser(ctx, t, c, u)
+			r, ok := iamUser(ctx, t, k, u)
 			if !ok {
 				continue
 			}
@@ -178,7 +394,8 @@ func iamUsers(ctx context.Context, t *task, c *iam.Client) error {
 
 // iamUser describes one user. It returns false for a user deleted between
 // listing and describing.
-func iamUser(ctx context.Context, t *task, c *iam.Client, u types.User) (vigil.Resource, bool) {
+func iamUser(ctx context.Context, t *task, k *iamCache, u types.User) (vigil.Resource, bool) {
+	c := k.c
 	name := aws.ToString(u.UserName)
 	r := vigil.Resource{UID: aws.ToString(u.Arn), Type: typeIAMUser, Name: name, Properties: map[string]any{
 		"arn":                aws.ToString(u.Arn),
@@ -190,15 +407,17 @@ func iamUser(ctx context.Context, t *task, c *iam.Client, u types.User) (vigil.R
 	p := r.Properties
 
 	// GetUser adds what ListUsers leaves out: tags and the boundary.
-	g, err := c.GetUser(ctx, &iam.GetUserInput{UserName: &name})
+	g, getErr := c.GetUser(ctx, &iam.GetUserInput{UserName: &name})
+	var boundary *types.AttachedPermissionsBoundary
 	switch {
-	case iamIsGone(err):
+	case iamIsGone(getErr):
 		return r, false
-	case err != nil:
-		t.propErr(&r, "permissions_boundary", err)
-		t.propErr(&r, "tags", err)
+	case getErr != nil:
+		t.propErr(&r, "permissions_boundary", getErr)
+		t.propErr(&r, "tags", getErr)
 	default:
-		p["permissions_boundary"] = iamBoundary(g.User.PermissionsBoundary)
+		boundary = g.User.PermissionsBoundary
+		p["permissions_boundary"] = iamBoundary(boundary)
 		r.Tags = iamTags(g.User.Tags)
 		if g.User.PasswordLastUsed != nil {
 			p["password_last_used"] = iamTime(g.User.PasswordLastUsed)
@@ -240,7 +459,7 @@ func iamUser(ctx context.Context, t *task, c *iam.Client, u types.User) (vigil.R
 		p["access_keys"] = keys
 	}
 
-	iamPrincipalPolicies(t, &r,
+	own := iamReadPolicies(
 		func(add func([]types.AttachedPolicy)) error {
 			return iamPages(ctx, iam.NewListAttachedUserPoliciesPaginator(c, &iam.ListAttachedUserPoliciesInput{UserName: &name}),
 				func(o *iam.ListAttachedUserPoliciesOutput) { add(o.AttachedPolicies) })
@@ -256,8 +475,9 @@ func iamUser(ctx context.Context, t *task, c *iam.Client, u types.User) (vigil.R
 			}
 			return out.PolicyDocument, nil
 		})
+	own.record(t, &r)
 
-	groups := []any{}
+	var groups []string
 	err = iamPages(ctx, iam.NewListGroupsForUserPaginator(c, &iam.ListGroupsForUserInput{UserName: &name}),
 		func(o *iam.ListGroupsForUserOutput) {
 			for _, g := range o.Groups {
@@ -266,9 +486,19 @@ func iamUser(ctx context.Context, t *task, c *iam.Client, u types.User) (vigil.R
 		})
 	if err != nil {
 		t.propErr(&r, "groups", err)
+		t.propErr(&r, "effective_policies", err)
 	} else {
-		p["groups"] = groups
+		names := make([]any, 0, len(groups))
+		parts := []iamSourced{ownPolicies(own)}
+		for _, g := range groups {
+			names = append(names, g)
+			src := "group:" + g
+			parts = append(parts, iamSourced{inline: src, managed: src, set: k.groupPolicies(ctx, g)})
+		}
+		p["groups"] = names
+		k.recordEffective(ctx, t, &r, parts)
 	}
+	k.recordBoundary(ctx, t, &r, boundary, getErr)
 	return r, true
 }
 
@@ -316,8 +546,8 @@ func iamAccessKeys(ctx context.Context, c *iam.Client, user string) ([]any, erro
 }
 
 // iamGroups lists and describes every IAM group.
-func iamGroups(ctx context.Context, t *task, c *iam.Client) error {
-	p := iam.NewListGroupsPaginator(c, &iam.ListGroupsInput{})
+func iamGroups(ctx context.Context, t *task, k *iamCache) error {
+	p := iam.NewListGroupsPaginator(k.c, &iam.ListGroupsInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -325,7 +555,7 @@ func iamGroups(ctx context.Context, t *task, c *iam.Client) error {
 			return nil
 		}
 		for _, g := range page.Groups {
-			r, ok := iamGroup(ctx, t, c, g)
+			r, ok := iamGroup(ctx, t, k, g)
 			if !ok {
 				continue
 			}
@@ -337,7 +567,9 @@ func iamGroups(ctx context.Context, t *task, c *iam.Client) error {
 	return nil
 }
 
-func iamGroup(ctx context.Context, t *task, c *iam.Client, g types.Group) (vigil.Resource, bool) {
+// iamGroup describes one group. Its policies come from the cache when a
+// member's effective_policies already read them.
+func iamGroup(ctx context.Context, t *task, k *iamCache, g types.Group) (vigil.Resource, bool) {
 	name := aws.ToString(g.GroupName)
 	r := vigil.Resource{UID: aws.ToString(g.Arn), Type: typeIAMGroup, Name: name, Properties: map[string]any{
 		"arn":      aws.ToString(g.Arn),
@@ -348,7 +580,7 @@ func iamGroup(ctx context.Context, t *task, c *iam.Client, g types.Group) (vigil
 	p := r.Properties
 
 	members := 0
-	err := iamPages(ctx, iam.NewGetGroupPaginator(c, &iam.GetGroupInput{GroupName: &name}),
+	err := iamPages(ctx, iam.NewGetGroupPaginator(k.c, &iam.GetGroupInput{GroupName: &name}),
 		func(o *iam.GetGroupOutput) { members += len(o.Users) })
 	switch {
 	case iamIsGone(err):
@@ -359,28 +591,15 @@ func iamGroup(ctx context.Context, t *task, c *iam.Client, g types.Group) (vigil
 		p["member_count"] = int64(members)
 	}
 
-	iamPrincipalPolicies(t, &r,
-		func(add func([]types.AttachedPolicy)) error {
-			return iamPages(ctx, iam.NewListAttachedGroupPoliciesPaginator(c, &iam.ListAttachedGroupPoliciesInput{GroupName: &name}),
-				func(o *iam.ListAttachedGroupPoliciesOutput) { add(o.AttachedPolicies) })
-		},
-		func(add func([]string)) error {
-			return iamPages(ctx, iam.NewListGroupPoliciesPaginator(c, &iam.ListGroupPoliciesInput{GroupName: &name}),
-				func(o *iam.ListGroupPoliciesOutput) { add(o.PolicyNames) })
-		},
-		func(n string) (*string, error) {
-			out, err := c.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: &name, PolicyName: &n})
-			if err != nil {
-				return nil, err
-			}
-			return out.PolicyDocument, nil
-		})
+	set := k.groupPolicies(ctx, name)
+	set.record(t, &r)
+	k.recordEffective(ctx, t, &r, []iamSourced{ownPolicies(set)})
 	return r, true
 }
 
 // iamRoles lists and describes every IAM role.
-func iamRoles(ctx context.Context, t *task, c *iam.Client) error {
-	p := iam.NewListRolesPaginator(c, &iam.ListRolesInput{})
+func iamRoles(ctx context.Context, t *task, k *iamCache) error {
+	p := iam.NewListRolesPaginator(k.c, &iam.ListRolesInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -388,7 +607,7 @@ func iamRoles(ctx context.Context, t *task, c *iam.Client) error {
 			return nil
 		}
 		for _, role := range page.Roles {
-			r, ok := iamRole(ctx, t, c, role)
+			r, ok := iamRole(ctx, t, k, role)
 			if !ok {
 				continue
 			}
@@ -400,7 +619,8 @@ func iamRoles(ctx context.Context, t *task, c *iam.Client) error {
 	return nil
 }
 
-func iamRole(ctx context.Context, t *task, c *iam.Client, role types.Role) (vigil.Resource, bool) {
+func iamRole(ctx context.Context, t *task, k *iamCache, role types.Role) (vigil.Resource, bool) {
+	c := k.c
 	name := aws.ToString(role.RoleName)
 	path := aws.ToString(role.Path)
 	r := vigil.Resource{UID: aws.ToString(role.Arn), Type: typeIAMRole, Name: name, Properties: map[string]any{
@@ -416,26 +636,28 @@ func iamRole(ctx context.Context, t *task, c *iam.Client, role types.Role) (vigi
 	p := r.Properties
 
 	// ListRoles leaves out the last use, the tags and the boundary.
-	g, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+	g, getErr := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+	var boundary *types.AttachedPermissionsBoundary
 	switch {
-	case iamIsGone(err):
+	case iamIsGone(getErr):
 		return r, false
-	case err != nil:
-		t.propErr(&r, "last_used", err)
-		t.propErr(&r, "last_used_region", err)
-		t.propErr(&r, "permissions_boundary", err)
-		t.propErr(&r, "tags", err)
+	case getErr != nil:
+		t.propErr(&r, "last_used", getErr)
+		t.propErr(&r, "last_used_region", getErr)
+		t.propErr(&r, "permissions_boundary", getErr)
+		t.propErr(&r, "tags", getErr)
 	default:
 		p["last_used"], p["last_used_region"] = nil, nil
 		if lu := g.Role.RoleLastUsed; lu != nil {
 			p["last_used"] = iamTime(lu.LastUsedDate)
 			p["last_used_region"] = iamOptString(lu.Region)
 		}
-		p["permissions_boundary"] = iamBoundary(g.Role.PermissionsBoundary)
+		boundary = g.Role.PermissionsBoundary
+		p["permissions_boundary"] = iamBoundary(boundary)
 		r.Tags = iamTags(g.Role.Tags)
 	}
 
-	iamPrincipalPolicies(t, &r,
+	own := iamReadPolicies(
 		func(add func([]types.AttachedPolicy)) error {
 			return iamPages(ctx, iam.NewListAttachedRolePoliciesPaginator(c, &iam.ListAttachedRolePoliciesInput{RoleName: &name}),
 				func(o *iam.ListAttachedRolePoliciesOutput) { add(o.AttachedPolicies) })
@@ -451,13 +673,19 @@ func iamRole(ctx context.Context, t *task, c *iam.Client, role types.Role) (vigi
 			}
 			return out.PolicyDocument, nil
 		})
+	own.record(t, &r)
+	k.recordEffective(ctx, t, &r, []iamSourced{ownPolicies(own)})
+	k.recordBoundary(ctx, t, &r, boundary, getErr)
 	return r, true
 }
 
 // iamPolicies lists customer-managed policies (Scope=Local) with the
-// document of their default version.
-func iamPolicies(ctx context.Context, t *task, c *iam.Client) error {
-	p := iam.NewListPoliciesPaginator(c, &iam.ListPoliciesInput{Scope: types.PolicyScopeTypeLocal})
+// document of their default version. A policy attached to a principal or
+// used as a boundary was read for effective_policies: its document is
+// reused when the listing names the same default version (versions are
+// immutable), which saves one GetPolicyVersion per such policy.
+func iamPolicies(ctx context.Context, t *task, k *iamCache) error {
+	p := iam.NewListPoliciesPaginator(k.c, &iam.ListPoliciesInput{Scope: types.PolicyScopeTypeLocal})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -477,7 +705,14 @@ func iamPolicies(ctx context.Context, t *task, c *iam.Client) error {
 					"permissions_boundary_usage_count": int64(aws.ToInt32(pol.PermissionsBoundaryUsageCount)),
 					"is_attachable":                    pol.IsAttachable,
 				}}
-			doc, version, err := iamPolicyDocument(ctx, c, pol.Arn, pol.DefaultVersionId)
+			var doc any
+			var version string
+			var err error
+			if m, ok := k.cachedManaged(aws.ToString(pol.Arn)); ok && m.err == nil && m.version == aws.ToString(pol.DefaultVersionId) {
+				doc, version = iamCopyJSON(m.doc), m.version
+			} else {
+				doc, version, err = iamPolicyDocument(ctx, k.c, pol.Arn, pol.DefaultVersionId)
+			}
 			switch {
 			case iamIsGone(err):
 				continue
@@ -516,8 +751,8 @@ func iamPolicyDocument(ctx context.Context, c *iam.Client, arn, versionID *strin
 }
 
 // iamServerCertificates lists the server certificates stored in IAM.
-func iamServerCertificates(ctx context.Context, t *task, c *iam.Client) error {
-	p := iam.NewListServerCertificatesPaginator(c, &iam.ListServerCertificatesInput{})
+func iamServerCertificates(ctx context.Context, t *task, k *iamCache) error {
+	p := iam.NewListServerCertificatesPaginator(k.c, &iam.ListServerCertificatesInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

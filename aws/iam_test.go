@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/internal/testenv"
@@ -167,7 +170,8 @@ func TestIAMUsers(t *testing.T) {
 			t.Errorf("%s read errors: %v", r.Name, r.ReadErrors)
 		}
 		for _, p := range []string{"arn", "user_id", "path", "created", "password_last_used", "permissions_boundary",
-			"login_profile", "mfa_devices", "access_keys", "attached_policies", "inline_policies", "groups"} {
+			"login_profile", "mfa_devices", "access_keys", "attached_policies", "inline_policies", "groups",
+			"effective_policies", "permissions_boundary_policy"} {
 			if _, ok := r.Properties[p]; !ok {
 				t.Errorf("%s: property %s missing", r.Name, p)
 			}
@@ -564,5 +568,313 @@ func TestIAMPolicyVersionMoved(t *testing.T) {
 	}
 	if pol.Properties["document"] == nil || pol.Properties["default_version_id"] != "v1" || first {
 		t.Errorf("document %v, default_version_id %v, refetched %v", pol.Properties["document"], pol.Properties["default_version_id"], !first)
+	}
+}
+
+// Documents of the effective-policies scenario: each grants one action, so
+// that a document in the wrong place cannot pass for another.
+const (
+	iamDeployV1    = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`
+	iamDeployV2    = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::artifacts/*"}]}`
+	iamDeployV3    = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"*"}]}`
+	iamBoundaryDoc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","sqs:*"],"Resource":"*"}]}`
+	iamReadersDoc  = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:DescribeInstances","Resource":"*"}]}`
+	iamErinDoc     = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}`
+	iamFrankDoc    = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sns:Publish","Resource":"*"}]}`
+	iamWorkerDoc   = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*"}]}`
+
+	iamAdministratorAccess = "arn:aws:iam::aws:policy/AdministratorAccess"
+	iamDeployARN           = "arn:aws:iam::" + testenv.MotoAccount + ":policy/deploy"
+	iamBoundaryARN         = "arn:aws:iam::" + testenv.MotoAccount + ":policy/boundary"
+)
+
+// seedIAMEffective creates:
+//
+//   - customer policy "deploy" with versions v1, v2 (the default) and v3,
+//     and customer policy "boundary";
+//   - groups "deployers" (deploy attached) and "readers" (inline
+//     readers-inline);
+//   - user erin: in both groups, inline erin-inline, AdministratorAccess
+//     attached, and (through iamUserBoundary, as moto cannot) boundary as
+//     permissions boundary;
+//   - user frank: no group, no boundary, inline frank-inline and
+//     AdministratorAccess attached;
+//   - role worker: inline worker-inline, deploy attached, boundary as
+//     permissions boundary; role plain: nothing.
+func seedIAMEffective(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	c := iam.NewFromConfig(moto.Config(t, "us-east-1"))
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("deploy"), PolicyDocument: aws.String(iamDeployV1)}))
+	must(c.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{PolicyArn: aws.String(iamDeployARN), PolicyDocument: aws.String(iamDeployV2), SetAsDefault: true}))
+	must(c.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{PolicyArn: aws.String(iamDeployARN), PolicyDocument: aws.String(iamDeployV3)}))
+	must(c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("boundary"), PolicyDocument: aws.String(iamBoundaryDoc)}))
+
+	for _, g := range []string{"deployers", "readers"} {
+		must(c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(g)}))
+	}
+	must(c.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: aws.String("deployers"), PolicyArn: aws.String(iamDeployARN)}))
+	must(c.PutGroupPolicy(ctx, &iam.PutGroupPolicyInput{GroupName: aws.String("readers"), PolicyName: aws.String("readers-inline"), PolicyDocument: aws.String(iamReadersDoc)}))
+
+	for u, doc := range map[string]string{"erin": iamErinDoc, "frank": iamFrankDoc} {
+		must(c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}))
+		must(c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(u), PolicyName: aws.String(u + "-inline"), PolicyDocument: aws.String(doc)}))
+		must(c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(u), PolicyArn: aws.String(iamAdministratorAccess)}))
+	}
+	for _, g := range []string{"deployers", "readers"} {
+		must(c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String(g), UserName: aws.String("erin")}))
+	}
+
+	must(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("worker"), AssumeRolePolicyDocument: aws.String(iamEC2Trust),
+		PermissionsBoundary: aws.String(iamBoundaryARN)}))
+	must(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("worker"), PolicyName: aws.String("worker-inline"), PolicyDocument: aws.String(iamWorkerDoc)}))
+	must(c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("worker"), PolicyArn: aws.String(iamDeployARN)}))
+	must(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("plain"), AssumeRolePolicyDocument: aws.String(iamEC2Trust)}))
+}
+
+// iamUserBoundary answers GetUser for user with moto's answer plus the
+// permissions boundary arn, which AWS returns and moto cannot store
+// (moto has no PutUserPermissionsBoundary).
+func iamUserBoundary(t *testing.T, user, arn string) func(*middleware.Stack) error {
+	t.Helper()
+	c := iam.NewFromConfig(moto.Config(t, "us-east-1"))
+	return answer("GetUser", func(in any) any {
+		input := in.(*iam.GetUserInput)
+		if aws.ToString(input.UserName) != user {
+			return nil
+		}
+		out, err := c.GetUser(context.Background(), input)
+		if err != nil {
+			return err
+		}
+		out.User.PermissionsBoundary = &types.AttachedPermissionsBoundary{PermissionsBoundaryArn: aws.String(arn),
+			PermissionsBoundaryType: types.PermissionsBoundaryAttachmentTypePolicy}
+		return out
+	})
+}
+
+// iamEffective is one expected entry of effective_policies.
+func iamEffective(source, name string, arn any, doc string) map[string]any {
+	return map[string]any{"source": source, "name": name, "arn": arn, "document": parsePolicy(doc)}
+}
+
+// iamCallCounter counts calls to IAM operations by a key of their input.
+type iamCallCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// count lets op through to moto, counting it under "op key(input)".
+func (c *iamCallCounter) count(op string, key func(in any) string) func(*middleware.Stack) error {
+	return answer(op, func(in any) any {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.n[op+" "+key(in)]++
+		return nil
+	})
+}
+
+// TestIAMEffectivePolicies: every identity policy that applies to a
+// principal is on the principal, with managed documents at their default
+// version, and each managed document and group is read once per scan
+// however many principals share it.
+func TestIAMEffectivePolicies(t *testing.T) {
+	moto.Reset(t)
+	seedIAMEffective(t)
+	calls := &iamCallCounter{n: map[string]int{}}
+	col := collectWith(t, []string{"iam"},
+		iamUserBoundary(t, "erin", iamBoundaryARN),
+		calls.count("GetPolicy", func(in any) string { return aws.ToString(in.(*iam.GetPolicyInput).PolicyArn) }),
+		calls.count("GetPolicyVersion", func(in any) string {
+			v := in.(*iam.GetPolicyVersionInput)
+			return aws.ToString(v.PolicyArn) + " " + aws.ToString(v.VersionId)
+		}),
+		calls.count("ListGroupPolicies", func(in any) string { return aws.ToString(in.(*iam.ListGroupPoliciesInput).GroupName) }),
+		calls.count("ListAttachedGroupPolicies", func(in any) string {
+			return aws.ToString(in.(*iam.ListAttachedGroupPoliciesInput).GroupName)
+		}))
+
+	users, groups, roles := col.ofType(typeIAMUser), col.ofType(typeIAMGroup), col.ofType(typeIAMRole)
+	for _, m := range []map[string]vigil.Resource{users, groups, roles, col.ofType(typeIAMPolicy)} {
+		for _, r := range m {
+			if len(r.ReadErrors) > 0 {
+				t.Errorf("%s %s read errors: %v", r.Type, r.Name, r.ReadErrors)
+			}
+		}
+	}
+	admin := iamEffective("managed", "AdministratorAccess", iamAdministratorAccess, iamAdminDoc)
+	for _, tc := range []struct {
+		r        vigil.Resource
+		want     []any
+		boundary any // document, or nil: null; absent for groups
+	}{
+		{users["erin"], []any{
+			iamEffective("inline", "erin-inline", nil, iamErinDoc),
+			admin,
+			iamEffective("group:deployers", "deploy", iamDeployARN, iamDeployV2),
+			iamEffective("group:readers", "readers-inline", nil, iamReadersDoc),
+		}, parsePolicy(iamBoundaryDoc)},
+		{users["frank"], []any{iamEffective("inline", "frank-inline", nil, iamFrankDoc), admin}, nil},
+		{groups["deployers"], []any{iamEffective("managed", "deploy", iamDeployARN, iamDeployV2)}, nil},
+		{groups["readers"], []any{iamEffective("inline", "readers-inline", nil, iamReadersDoc)}, nil},
+		{roles["worker"], []any{
+			iamEffective("inline", "worker-inline", nil, iamWorkerDoc),
+			iamEffective("managed", "deploy", iamDeployARN, iamDeployV2),
+		}, parsePolicy(iamBoundaryDoc)},
+		{roles["plain"], []any{}, nil},
+	} {
+		if tc.r.Name == "" {
+			t.Fatalf("principal missing: users %v groups %v roles %v", iamNames(users), iamNames(groups), iamNames(roles))
+		}
+		eff, ok := tc.r.Properties["effective_policies"]
+		if got, want := iamJSON(t, eff), iamJSON(t, tc.want); !ok || got != want {
+			t.Errorf("%s effective_policies =\n%s\nwant\n%s", tc.r.Name, got, want)
+		}
+		b, ok := tc.r.Properties["permissions_boundary_policy"]
+		if tc.r.Type == typeIAMGroup {
+			if ok {
+				t.Errorf("group %s permissions_boundary_policy = %v, want absent (groups have no boundary)", tc.r.Name, b)
+			}
+			continue
+		}
+		if got, want := iamJSON(t, b), iamJSON(t, tc.boundary); !ok || got != want {
+			t.Errorf("%s permissions_boundary_policy = %s (present %v), want %s", tc.r.Name, got, ok, want)
+		}
+	}
+	if got := users["erin"].Properties["permissions_boundary"]; got != iamBoundaryARN {
+		t.Errorf("erin permissions_boundary = %v, want %s", got, iamBoundaryARN)
+	}
+
+	// The policy resources keep their own default-version documents,
+	// reused from the effective-policies reads.
+	pols := col.ofType(typeIAMPolicy)
+	if p := pols["deploy"].Properties; p["default_version_id"] != "v2" || iamJSON(t, p["document"]) != iamJSON(t, parsePolicy(iamDeployV2)) {
+		t.Errorf("deploy policy = %v", p)
+	}
+	if p := pols["boundary"].Properties; p["default_version_id"] != "v1" || iamJSON(t, p["document"]) != iamJSON(t, parsePolicy(iamBoundaryDoc)) {
+		t.Errorf("boundary policy = %v", p)
+	}
+
+	// AdministratorAccess (erin, frank), deploy (deployers, worker, the
+	// policy listing) and boundary (erin, worker, the listing) are each
+	// read once; each group's policies are read once for erin and the
+	// group resource.
+	want := map[string]int{
+		"GetPolicy " + iamAdministratorAccess:                1,
+		"GetPolicy " + iamDeployARN:                          1,
+		"GetPolicy " + iamBoundaryARN:                        1,
+		"GetPolicyVersion " + iamAdministratorAccess + " v1": 1,
+		"GetPolicyVersion " + iamDeployARN + " v2":           1,
+		"GetPolicyVersion " + iamBoundaryARN + " v1":         1,
+		"ListGroupPolicies deployers":                        1,
+		"ListGroupPolicies readers":                          1,
+		"ListAttachedGroupPolicies deployers":                1,
+		"ListAttachedGroupPolicies readers":                  1,
+	}
+	if got, want := iamJSON(t, calls.n), iamJSON(t, want); got != want {
+		t.Errorf("calls =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestIAMEffectivePoliciesReadErrors: when any part of a principal's
+// policies cannot be read, effective_policies (or the boundary document)
+// is absent with a read error, never a partial list; principals that do
+// not depend on the failed read are unaffected.
+func TestIAMEffectivePoliciesReadErrors(t *testing.T) {
+	denied := &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized"}
+	fail := func(op string, match func(in any) bool, err error) func(*middleware.Stack) error {
+		return answer(op, func(in any) any {
+			if match(in) {
+				return err
+			}
+			return nil
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		fail func(*middleware.Stack) error
+		// want is every read error of the users, groups, roles and
+		// policies, as "type name property code operation".
+		want []string
+	}{
+		{
+			name: "managed policy deleted mid-scan",
+			fail: fail("GetPolicy", func(in any) bool { return aws.ToString(in.(*iam.GetPolicyInput).PolicyArn) == iamDeployARN },
+				&smithy.GenericAPIError{Code: "NoSuchEntity", Message: "Policy " + iamDeployARN + " does not exist or is not attachable."}),
+			want: []string{
+				"aws.iam.group deployers effective_policies not_found iam:GetPolicy",
+				"aws.iam.role worker effective_policies not_found iam:GetPolicy",
+				"aws.iam.user erin effective_policies not_found iam:GetPolicy",
+			},
+		},
+		{
+			name: "group inline policies denied",
+			fail: fail("ListGroupPolicies", func(in any) bool { return aws.ToString(in.(*iam.ListGroupPoliciesInput).GroupName) == "readers" }, denied),
+			want: []string{
+				"aws.iam.group readers effective_policies forbidden iam:ListGroupPolicies",
+				"aws.iam.group readers inline_policies forbidden iam:ListGroupPolicies",
+				"aws.iam.user erin effective_policies forbidden iam:ListGroupPolicies",
+			},
+		},
+		{
+			name: "boundary document denied",
+			fail: fail("GetPolicyVersion", func(in any) bool {
+				return aws.ToString(in.(*iam.GetPolicyVersionInput).PolicyArn) == iamBoundaryARN
+			}, denied),
+			want: []string{
+				"aws.iam.policy boundary document forbidden iam:GetPolicyVersion",
+				"aws.iam.role worker permissions_boundary_policy forbidden iam:GetPolicyVersion",
+				"aws.iam.user erin permissions_boundary_policy forbidden iam:GetPolicyVersion",
+			},
+		},
+		{
+			name: "user's groups denied",
+			fail: fail("ListGroupsForUser", func(in any) bool { return aws.ToString(in.(*iam.ListGroupsForUserInput).UserName) == "erin" }, denied),
+			want: []string{
+				"aws.iam.user erin effective_policies forbidden iam:ListGroupsForUser",
+				"aws.iam.user erin groups forbidden iam:ListGroupsForUser",
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			moto.Reset(t)
+			seedIAMEffective(t)
+			col := collectWith(t, []string{"iam"}, iamUserBoundary(t, "erin", iamBoundaryARN), tc.fail)
+			got := []string{}
+			for _, typ := range []string{typeIAMUser, typeIAMGroup, typeIAMRole, typeIAMPolicy} {
+				for _, r := range col.ofType(typ) {
+					failed := map[string]bool{}
+					for _, e := range r.ReadErrors {
+						got = append(got, strings.Join([]string{typ, r.Name, e.Property, e.Code, e.Operation}, " "))
+						failed[e.Property] = true
+						if v, ok := r.Properties[e.Property]; ok {
+							t.Errorf("%s %s: %s = %v despite its read error", typ, r.Name, e.Property, v)
+						}
+					}
+					want := []string{"effective_policies", "permissions_boundary_policy"}
+					switch typ {
+					case typeIAMGroup:
+						want = want[:1]
+					case typeIAMPolicy:
+						want = nil
+					}
+					for _, p := range want {
+						if _, ok := r.Properties[p]; !ok && !failed[p] {
+							t.Errorf("%s %s: %s absent without a read error", typ, r.Name, p)
+						}
+					}
+				}
+			}
+			sort.Strings(got)
+			if g, w := strings.Join(got, "\n"), strings.Join(tc.want, "\n"); g != w {
+				t.Errorf("read errors:\n%s\nwant\n%s", g, w)
+			}
+		})
 	}
 }
