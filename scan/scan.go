@@ -26,6 +26,9 @@ type Options struct {
 	Checks     *policy.Set
 	// Mutes turn matching failing and erroring results into muted ones.
 	Mutes *policy.Mutes
+	// Trust is whom cross-account checks treat as trusted besides the
+	// resource's own account.
+	Trust policy.Trust
 	// Workers evaluate checks in parallel (default GOMAXPROCS).
 	Workers int
 	// BatchSize is how many resources go to the store per transaction
@@ -248,7 +251,7 @@ func (s *run) evaluate(r vigil.Resource) item {
 	if len(checks) == 0 {
 		return it
 	}
-	in := policy.NewInput(&r, s.now)
+	in := policy.NewInput(&r, s.now).WithTrust(s.opts.Trust)
 	for _, c := range checks {
 		o := c.Evaluate(in)
 		if !o.Applies {

@@ -109,7 +109,7 @@ func (a *app) root() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.dbPath, "db", envOr("VIGIL_DB", sqlite.DefaultPath()), "SQLite database file (env VIGIL_DB)")
 	pf.StringVar(&a.logLevel, "log-level", envOr("VIGIL_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
-	root.AddCommand(a.scanCmd(), a.checksCmd(), a.inventoryCmd(), a.historyCmd(), a.demoCmd(), a.versionCmd())
+	root.AddCommand(a.scanCmd(), a.checksCmd(), a.inventoryCmd(), a.historyCmd(), a.iamCmd(), a.demoCmd(), a.versionCmd())
 	return root
 }
 

@@ -24,6 +24,7 @@ type scanFlags struct {
 	externalID, endpoint, severity, format, output    string
 	mutes                                             string
 	failOn                                            string
+	trustedAccounts, orgIDs                           []string
 	concurrency                                       int
 	progress                                          string
 }
@@ -68,6 +69,8 @@ Exit codes: 0 done, 1 error, 2 bad usage, 3 a finding at or above --fail-on.`,
 	fl.StringSliceVar(&f.rates, "rate", nil, "requests per second per region for a service, e.g. iam=5,ec2=10")
 	fl.IntVar(&f.concurrency, "concurrency", 16, "region × service tasks run at once per account")
 	fl.StringVar(&f.progress, "progress", "auto", "live progress on stderr: auto (when a terminal), always, never")
+	fl.StringSliceVar(&f.trustedAccounts, "trusted-accounts", nil, "accounts that cross-account checks treat as trusted, besides the scanned account itself")
+	fl.StringSliceVar(&f.orgIDs, "org-id", nil, "AWS Organizations id(s) (o-…) whose members cross-account checks treat as trusted")
 	return cmd
 }
 
@@ -92,6 +95,10 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 		}
 	}
 	rates, err := parseRates(splitList(f.rates))
+	if err != nil {
+		return err
+	}
+	trust, err := scanTrust(splitList(f.trustedAccounts), splitList(f.orgIDs))
 	if err != nil {
 		return err
 	}
@@ -136,7 +143,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	defer func() { _ = store.Close() }()
 	prog := newProgress(a.stderr, f.progress == "always" || (f.progress == "auto" && isTerminal(a.stderr)))
 	runner := scan.New(scan.Options{Store: store, Collectors: map[vigil.Provider]vigil.Collector{vigil.AWS: col},
-		Checks: checks, Mutes: mutes, Progress: prog.update, Logger: a.logger()})
+		Checks: checks, Mutes: mutes, Trust: trust, Progress: prog.update, Logger: a.logger()})
 	prog.start()
 	sc, runErr := runner.Run(ctx, accounts)
 	prog.stop()
@@ -263,4 +270,19 @@ func terminalWidth(w io.Writer) int {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// scanTrust validates --trusted-accounts and --org-id.
+func scanTrust(accounts, orgs []string) (policy.Trust, error) {
+	for _, a := range accounts {
+		if !isAccountID(a) {
+			return policy.Trust{}, vigil.Errorf(vigil.EINVALID, "--trusted-accounts: %q is not a 12-digit AWS account id", a)
+		}
+	}
+	for _, o := range orgs {
+		if !orgIDPattern.MatchString(o) {
+			return policy.Trust{}, vigil.Errorf(vigil.EINVALID, "--org-id: %q is not an AWS Organizations id (o- and 10 to 32 lower-case letters or digits)", o)
+		}
+	}
+	return policy.Trust{Accounts: accounts, OrgIDs: orgs}, nil
 }
