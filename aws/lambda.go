@@ -120,7 +120,7 @@ func lambdaFunction(ctx context.Context, t *task, client *lambda.Client, fn lamb
 	case err != nil:
 		t.propErr(&r, "policy", err)
 	default:
-		p["policy"] = parsePolicy(aws.ToString(pol.Policy))
+		p["policy"] = lambdaPolicy(aws.ToString(pol.Policy))
 	}
 
 	lambdaURLs(ctx, t, client, &r, arn)
@@ -183,7 +183,7 @@ func lambdaURLs(ctx context.Context, t *task, client *lambda.Client, r *vigil.Re
 				t.propErr(r, "alias_policies", err)
 				aliasPolicies = nil
 			default:
-				aliasPolicies = append(aliasPolicies, map[string]any{"alias": name, "policy": parsePolicy(aws.ToString(pol.Policy))})
+				aliasPolicies = append(aliasPolicies, map[string]any{"alias": name, "policy": lambdaPolicy(aws.ToString(pol.Policy))})
 			}
 		}
 	}
@@ -266,4 +266,38 @@ func lambdaTime(s *string) any {
 		}
 	}
 	return *s
+}
+
+// lambdaPolicy parses a function policy. AWS writes the FunctionUrlAuthType
+// of an AddPermission call as the condition lambda:FunctionUrlAuthType;
+// some emulators (moto 5) leave it as a statement element, which is not
+// policy grammar. It is moved where AWS puts it, so the document means
+// what the permission means.
+func lambdaPolicy(text string) any {
+	doc := parsePolicy(text)
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return doc
+	}
+	stmts, _ := m["Statement"].([]any)
+	for _, e := range stmts {
+		st, ok := e.(map[string]any)
+		auth, has := st["FunctionUrlAuthType"]
+		if !ok || !has {
+			continue
+		}
+		delete(st, "FunctionUrlAuthType")
+		cond, _ := st["Condition"].(map[string]any)
+		if cond == nil {
+			cond = map[string]any{}
+			st["Condition"] = cond
+		}
+		eq, _ := cond["StringEquals"].(map[string]any)
+		if eq == nil {
+			eq = map[string]any{}
+			cond["StringEquals"] = eq
+		}
+		eq["lambda:FunctionUrlAuthType"] = auth
+	}
+	return doc
 }

@@ -128,9 +128,9 @@ func TestLoggingVerdicts(t *testing.T) {
 		"aws-sqs-queue-encrypted":  {"sse-sqs": pass, "kms-q": pass, "plain-q": fail, "public-q": fail, "alerts-sink": pass},
 		"aws-sqs-queue-not-public": {"sse-sqs": pass, "kms-q": pass, "plain-q": pass, "public-q": fail, "alerts-sink": pass},
 		// aws.lambda.function
-		// open-url: AWS conditions the public permission of an auth-NONE URL
-		// on lambda:FunctionUrlAuthType; moto drops that condition, so the
-		// statement collected is an unconditioned grant to "*".
+		// open-url: the public permission of an auth-NONE URL is a grant to
+		// "*" conditioned on lambda:FunctionUrlAuthType = NONE, which pins
+		// nothing: public.
 		"aws-lambda-function-not-public": {"modern": pass, "public-fn": fail, "open-url": fail, "iam-url": pass,
 			"old-runtime": pass, "rotator": pass},
 		"aws-lambda-supported-runtime": {"modern": pass, "public-fn": pass, "open-url": pass, "iam-url": pass,
