@@ -87,10 +87,25 @@ func CrossAccount(p *Policy, o Options) (out []Access, complete bool) {
 			continue
 		}
 		if s.NotPrincipal != nil || s.Principal != nil && s.Principal.Anyone {
+			// Anyone at all, or only the accounts and principals that
+			// conditions pin it to.
 			outsider := Principal{Kind: AWSPrincipal, ID: "arn:aws:iam::" + freshAcct + ":root", Account: freshAcct}
 			try("*", outsider, func(k, v string) bool {
-				return network(k, v) || accountKeys[k] && t.trustedValue(k, v) || sourceKeys[k] && t.trustedValue(k, v)
+				return network(k, v) || (accountKeys[k] || sourceKeys[k]) && fixedAny[k].covers(v)
 			}, nil, "every principal outside the trusted accounts")
+			for _, pin := range pinnedPrincipals(p, t) {
+				pr := AWS(pin)
+				acct := pr.Account
+				label, fixed := pin, map[string][]string{"aws:principalaccount": {acct}, "kms:calleraccount": {acct}}
+				if isAccountID(pin) {
+					fixed["aws:principalarn"] = []string{freshValue}
+				} else {
+					fixed["aws:principalarn"] = []string{pin}
+				}
+				try(label, pr, func(k, v string) bool {
+					return network(k, v) || (k == "aws:principalorgid" || k == "aws:principalorgpaths") && t.trustedValue(k, v)
+				}, fixed, "conditions let in "+pin+", which is not trusted")
+			}
 			continue
 		}
 		if s.Principal == nil {
@@ -131,6 +146,34 @@ func CrossAccount(p *Policy, o Options) (out []Access, complete bool) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Principal < out[j].Principal })
 	return out, complete
+}
+
+// pinnedPrincipals lists the untrusted accounts and principal ARNs that
+// conditions of a grant to everyone name (aws:PrincipalAccount,
+// kms:CallerAccount, aws:PrincipalArn with fixed values).
+func pinnedPrincipals(p *Policy, t *trust) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range p.Statements {
+		for _, c := range s.Conditions {
+			if c.negated {
+				continue
+			}
+			for i, pt := range c.pats {
+				v := c.Values[i]
+				if pt.wild || len(pt.vars) > 0 || seen[v] {
+					continue
+				}
+				switch {
+				case (c.key == "aws:principalaccount" || c.key == "kms:calleraccount") && isAccountID(v) && !t.accounts[v],
+					c.key == "aws:principalarn" && strings.HasPrefix(v, "arn:") && !t.accounts[arnAccount(v)]:
+					seen[v] = true
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // trust is the owner's trusted set.
@@ -174,6 +217,20 @@ func (t *trust) trustedValue(k, v string) bool {
 		return t.orgs[strings.ToLower(org)]
 	case "aws:userid":
 		return false
+	}
+	return false
+}
+
+// federatedKey reports whether k identifies a web identity or SAML user:
+// PROVIDER:sub, :aud, :oaud, :amr, or SAML:…
+func federatedKey(k string) bool {
+	if strings.HasPrefix(k, "saml:") {
+		return true
+	}
+	for _, s := range []string{":sub", ":aud", ":oaud", ":amr"} {
+		if strings.HasSuffix(k, s) && !strings.HasPrefix(k, "aws:") {
+			return true
+		}
 	}
 	return false
 }

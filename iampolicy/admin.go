@@ -18,39 +18,42 @@ type Escalation struct {
 type escalationPath struct {
 	perms []string
 	how   string
+	// everywhere: the permissions must cover every resource (assuming one
+	// role is not an escalation; assuming any role is).
+	everywhere bool
 }
 
 // escalationPaths are the documented IAM privilege-escalation methods
 // (Rhino Security Labs' catalogue and AWS's own guidance on iam:PassRole).
 var escalationPaths = []escalationPath{
-	{[]string{"iam:CreatePolicyVersion"}, "write a new default version of a policy attached to oneself"},
-	{[]string{"iam:SetDefaultPolicyVersion"}, "switch an attached policy to a more permissive old version"},
-	{[]string{"iam:CreateAccessKey"}, "create access keys for another user"},
-	{[]string{"iam:CreateLoginProfile"}, "set a console password for another user"},
-	{[]string{"iam:UpdateLoginProfile"}, "change another user's console password"},
-	{[]string{"iam:AttachUserPolicy"}, "attach any managed policy (AdministratorAccess) to a user"},
-	{[]string{"iam:AttachGroupPolicy"}, "attach any managed policy to a group one is in"},
-	{[]string{"iam:AttachRolePolicy", "sts:AssumeRole"}, "attach any managed policy to a role and assume it"},
-	{[]string{"iam:PutUserPolicy"}, "write an inline policy on a user"},
-	{[]string{"iam:PutGroupPolicy"}, "write an inline policy on a group one is in"},
-	{[]string{"iam:PutRolePolicy", "sts:AssumeRole"}, "write an inline policy on a role and assume it"},
-	{[]string{"iam:AddUserToGroup"}, "join a more privileged group"},
-	{[]string{"iam:UpdateAssumeRolePolicy", "sts:AssumeRole"}, "rewrite a role's trust policy and assume it"},
-	{[]string{"iam:PassRole", "ec2:RunInstances"}, "launch an instance with a privileged role and use its credentials"},
-	{[]string{"iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"}, "create and invoke a function running as a privileged role"},
-	{[]string{"iam:PassRole", "lambda:CreateFunction", "lambda:CreateEventSourceMapping"}, "create a function running as a privileged role and trigger it from an event source"},
-	{[]string{"lambda:UpdateFunctionCode"}, "replace the code of a function that runs as a privileged role"},
-	{[]string{"iam:PassRole", "glue:CreateDevEndpoint"}, "create a Glue development endpoint with a privileged role"},
-	{[]string{"glue:UpdateDevEndpoint"}, "add an SSH key to a Glue endpoint running as a privileged role"},
-	{[]string{"iam:PassRole", "cloudformation:CreateStack"}, "create a stack that runs as a privileged role"},
-	{[]string{"iam:PassRole", "datapipeline:CreatePipeline", "datapipeline:PutPipelineDefinition"}, "run a pipeline as a privileged role"},
-	{[]string{"iam:PassRole", "ecs:RunTask", "ecs:RegisterTaskDefinition"}, "run a container task as a privileged role"},
-	{[]string{"iam:PassRole", "sagemaker:CreateNotebookInstance"}, "create a notebook running as a privileged role"},
-	{[]string{"iam:PassRole", "codebuild:CreateProject", "codebuild:StartBuild"}, "run a build as a privileged role"},
-	{[]string{"ssm:SendCommand"}, "run commands on instances whose roles are more privileged"},
-	{[]string{"ssm:StartSession"}, "open a shell on instances whose roles are more privileged"},
-	{[]string{"ec2-instance-connect:SendSSHPublicKey"}, "log in to instances whose roles are more privileged"},
-	{[]string{"sts:AssumeRole"}, "assume any role that trusts the account"},
+	{perms: []string{"iam:CreatePolicyVersion"}, how: "write a new default version of a policy attached to oneself"},
+	{perms: []string{"iam:SetDefaultPolicyVersion"}, how: "switch an attached policy to a more permissive old version"},
+	{perms: []string{"iam:CreateAccessKey"}, how: "create access keys for another user"},
+	{perms: []string{"iam:CreateLoginProfile"}, how: "set a console password for another user"},
+	{perms: []string{"iam:UpdateLoginProfile"}, how: "change another user's console password"},
+	{perms: []string{"iam:AttachUserPolicy"}, how: "attach any managed policy (AdministratorAccess) to a user"},
+	{perms: []string{"iam:AttachGroupPolicy"}, how: "attach any managed policy to a group one is in"},
+	{perms: []string{"iam:AttachRolePolicy", "sts:AssumeRole"}, how: "attach any managed policy to a role and assume it"},
+	{perms: []string{"iam:PutUserPolicy"}, how: "write an inline policy on a user"},
+	{perms: []string{"iam:PutGroupPolicy"}, how: "write an inline policy on a group one is in"},
+	{perms: []string{"iam:PutRolePolicy", "sts:AssumeRole"}, how: "write an inline policy on a role and assume it"},
+	{perms: []string{"iam:AddUserToGroup"}, how: "join a more privileged group"},
+	{perms: []string{"iam:UpdateAssumeRolePolicy", "sts:AssumeRole"}, how: "rewrite a role's trust policy and assume it"},
+	{perms: []string{"iam:PassRole", "ec2:RunInstances"}, how: "launch an instance with a privileged role and use its credentials"},
+	{perms: []string{"iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"}, how: "create and invoke a function running as a privileged role"},
+	{perms: []string{"iam:PassRole", "lambda:CreateFunction", "lambda:CreateEventSourceMapping"}, how: "create a function running as a privileged role and trigger it from an event source"},
+	{perms: []string{"lambda:UpdateFunctionCode"}, how: "replace the code of a function that runs as a privileged role"},
+	{perms: []string{"iam:PassRole", "glue:CreateDevEndpoint"}, how: "create a Glue development endpoint with a privileged role"},
+	{perms: []string{"glue:UpdateDevEndpoint"}, how: "add an SSH key to a Glue endpoint running as a privileged role"},
+	{perms: []string{"iam:PassRole", "cloudformation:CreateStack"}, how: "create a stack that runs as a privileged role"},
+	{perms: []string{"iam:PassRole", "datapipeline:CreatePipeline", "datapipeline:PutPipelineDefinition"}, how: "run a pipeline as a privileged role"},
+	{perms: []string{"iam:PassRole", "ecs:RunTask", "ecs:RegisterTaskDefinition"}, how: "run a container task as a privileged role"},
+	{perms: []string{"iam:PassRole", "sagemaker:CreateNotebookInstance"}, how: "create a notebook running as a privileged role"},
+	{perms: []string{"iam:PassRole", "codebuild:CreateProject", "codebuild:StartBuild"}, how: "run a build as a privileged role"},
+	{perms: []string{"ssm:SendCommand"}, how: "run commands on instances whose roles are more privileged"},
+	{perms: []string{"ssm:StartSession"}, how: "open a shell on instances whose roles are more privileged"},
+	{perms: []string{"ec2-instance-connect:SendSSHPublicKey"}, how: "log in to instances whose roles are more privileged"},
+	{perms: []string{"sts:AssumeRole"}, how: "assume any role that trusts the account", everywhere: true},
 }
 
 // PrincipalResult is what the union of a principal's identity policies,
@@ -87,17 +90,19 @@ func AnalyzePrincipal(policies []*Policy, boundary *Policy) PrincipalResult {
 		var names []string
 		seen := map[string]bool{}
 		for _, a := range excludedActions(all, service) {
-			w, r := sp.find(me, a, freshResource)
-			if r == exhausted {
-				undecided = true
-			}
-			if r != found {
-				return false, nil
-			}
-			for _, s := range w.allowing {
-				if !seen[s.Name()] {
-					seen[s.Name()] = true
-					names = append(names, s.Name())
+			for _, res := range excludedResources(all) {
+				w, r := sp.find(me, a, res)
+				if r == exhausted {
+					undecided = true
+				}
+				if r != found {
+					return false, nil
+				}
+				for _, s := range w.allowing {
+					if !seen[s.Name()] {
+						seen[s.Name()] = true
+						names = append(names, s.Name())
+					}
 				}
 			}
 		}
@@ -111,8 +116,12 @@ func AnalyzePrincipal(policies []*Policy, boundary *Policy) PrincipalResult {
 		res.Reasons = append(res.Reasons, "allows every IAM action on every resource ("+strings.Join(stmts, ", ")+")")
 	}
 	if !res.Admin {
-		resources := resourceCandidates(all, "")
+		anywhere := resourceCandidates(all, "")
 		for _, path := range escalationPaths {
+			resources := anywhere
+			if path.everywhere {
+				resources = excludedResources(all)
+			}
 			esc := Escalation{Path: strings.Join(path.perms, "+"), Permissions: path.perms, Description: path.how}
 			ok := true
 			seen := map[string]bool{}
@@ -183,6 +192,29 @@ func excludedActions(policies []*Policy, service string) []string {
 			for i := range s.actions {
 				if v, ok := actionFor(&s.actions[i], service); ok {
 					add(v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// excludedResources are the resources that must all be allowed for
+// "every resource": one no policy names, and each resource a Deny names or
+// an Allow leaves out through NotResource.
+func excludedResources(policies []*Policy) []string {
+	out := []string{freshResource}
+	seen := map[string]bool{freshResource: true}
+	for _, p := range policies {
+		for _, s := range p.Statements {
+			if s.Effect != Deny && !s.Resources.Not {
+				continue
+			}
+			for i := range s.resources {
+				v := instantiate(&s.resources[i], func(string) ([]string, keyState) { return nil, absent })
+				if !seen[v] {
+					seen[v] = true
+					out = append(out, v)
 				}
 			}
 		}

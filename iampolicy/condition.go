@@ -216,11 +216,11 @@ func (c *Condition) compile(variables bool) error {
 	for _, v := range c.Values {
 		switch c.family {
 		case fString, fStringIgnoreCase:
-			c.pats = append(c.pats, compilePattern(v, false, variables, c.family == fStringIgnoreCase, false))
+			c.pats = append(c.pats, compilePattern(v, false, variables, c.family == fStringIgnoreCase, globFree))
 		case fStringLike:
-			c.pats = append(c.pats, compilePattern(v, true, variables, false, false))
+			c.pats = append(c.pats, compilePattern(v, true, variables, false, globFree))
 		case fArn:
-			c.pats = append(c.pats, compilePattern(v, true, variables, false, true))
+			c.pats = append(c.pats, compilePattern(v, true, variables, false, globArn))
 		case fNumeric:
 			r, ok := new(big.Rat).SetString(strings.TrimSpace(v))
 			if !ok {

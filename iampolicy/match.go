@@ -84,15 +84,26 @@ type pattern struct {
 	toks    []token // nil when raw is a plain literal
 	wild    bool    // has * or ?
 	vars    []string
-	fold    bool // compare case-insensitively (actions)
-	segment bool // ARN matching: a * stops at ':' unless it ends a segment
+	fold bool // compare case-insensitively (actions)
+	mode int  // how * treats ':' (globFree, globResource, globArn)
 }
+
+// Wildcard modes. In a Resource element a * stays within its ARN segment
+// unless it ends the segment, when it "can expand to match beyond colon
+// boundaries"; ArnLike checks "each of the six colon-delimited components
+// separately" (IAM User Guide), so there a * crosses no colon before the
+// sixth component.
+const (
+	globFree = iota
+	globResource
+	globArn
+)
 
 // compilePattern compiles s. wildcards says whether * and ? are
 // wildcards (StringLike, ArnLike, Action, Resource) or plain text
 // (StringEquals); variables whether ${...} is interpreted.
-func compilePattern(s string, wildcards, variables, fold, segment bool) pattern {
-	p := pattern{raw: s, fold: fold, segment: segment}
+func compilePattern(s string, wildcards, variables, fold bool, mode int) pattern {
+	p := pattern{raw: s, fold: fold, mode: mode}
 	if fold {
 		s = strings.ToLower(s)
 		p.raw = s
@@ -188,13 +199,12 @@ func (p *pattern) match(value string, ctx lookup) tri {
 		}
 		toks = resolved
 	}
-	return triOf(globTokens(toks, value, p.segment))
+	return triOf(globTokens(toks, value, p.mode))
 }
 
-// globTokens matches value against literal/wildcard tokens. With segment
-// set (ARNs), a * does not cross ':' unless it ends a segment (followed by
-// ':' or the end), as IAM documents for Resource and ArnLike.
-func globTokens(toks []token, value string, segment bool) bool {
+// globTokens matches value against literal/wildcard tokens in one of the
+// wildcard modes.
+func globTokens(toks []token, value string, mode int) bool {
 	// Flatten to one rune-level program: kinds 0 literal byte, 1 star,
 	// 2 spanning star, 3 one character.
 	type op struct {
@@ -202,15 +212,20 @@ func globTokens(toks []token, value string, segment bool) bool {
 		c    byte
 	}
 	prog := make([]op, 0, len(value)+len(toks))
+	colons := 0 // literal colons so far: the ARN component
 	for i, t := range toks {
 		switch t.kind {
 		case tLit:
 			for j := 0; j < len(t.text); j++ {
 				prog = append(prog, op{0, t.text[j]})
 			}
+			colons += strings.Count(t.text, ":")
 		case tStar:
 			k := 1
-			if !segment || i == len(toks)-1 || (toks[i+1].kind == tLit && strings.HasPrefix(toks[i+1].text, ":")) {
+			switch {
+			case mode == globFree, colons >= 5:
+				k = 2
+			case mode == globResource && (i == len(toks)-1 || toks[i+1].kind == tLit && strings.HasPrefix(toks[i+1].text, ":")):
 				k = 2
 			}
 			prog = append(prog, op{kind: k})

@@ -251,17 +251,18 @@ func parseStatement(o *object, index int, path string, variables bool) (*Stateme
 		return nil, &Error{Path: join(path, "Action"), Msg: "missing (a statement needs Action or NotAction)"}
 	}
 	for _, a := range st.Actions.Values {
-		st.actions = append(st.actions, compilePattern(a, true, false, true, false))
+		st.actions = append(st.actions, compilePattern(a, true, false, true, globFree))
 	}
 	for _, r := range st.Resources.Values {
-		st.resources = append(st.resources, compilePattern(r, true, variables, false, true))
+		st.resources = append(st.resources, compilePattern(r, true, variables, false, globResource))
 	}
 	return st, nil
 }
 
-// checkAction accepts "*" and "service:action" with wildcards.
+// checkAction accepts "*", "service:action" and wildcard patterns that
+// match across the colon ("iam*").
 func checkAction(a string) error {
-	if a == "*" {
+	if a == "*" || !strings.Contains(a, ":") && strings.ContainsAny(a, "*?") {
 		return nil
 	}
 	svc, name, ok := strings.Cut(a, ":")

@@ -121,6 +121,16 @@ func IsPublic(p *Policy, o Options) PublicResult {
 		{Kind: Anonymous},
 		{Kind: AWSPrincipal, ID: "arn:aws:iam::" + freshAcct + ":root", Account: freshAcct},
 	}
+	// Identities of the public web identity providers are anyone's.
+	for _, s := range p.Statements {
+		if s.Effect == Allow && s.Principal != nil {
+			for _, f := range s.Principal.Federated {
+				if !strings.HasPrefix(f, "arn:") {
+					strangers = append(strangers, Principal{Kind: FederatedPrincipal, ID: f})
+				}
+			}
+		}
+	}
 	actions := actionCandidates([]*Policy{p}, services[o.ResourceType], o.Actions)
 	resources := resourceCandidates([]*Policy{p}, o.ResourceARN)
 	var ws []*witness
@@ -240,8 +250,13 @@ func notPublicReasons(p *Policy, o *Options) []string {
 // strangerExclude returns which values of the pin keys a stranger cannot
 // present: the fixed values the policy names.
 func strangerExclude(p *Policy, o *Options) func(key, value string) bool {
-	fixed := fixedValues([]*Policy{p}, o.isPinKey)
-	return func(key, value string) bool { return fixed[key].covers(value) }
+	fixed := fixedValues([]*Policy{p}, func(k string) bool { return o.isPinKey(k) || federatedKey(k) })
+	return func(key, value string) bool {
+		if federatedKey(key) {
+			return fixed[key].covers(value) && !openAudience(key, value) || ownerPatterns(p, key).covers(value)
+		}
+		return fixed[key].covers(value)
+	}
 }
 
 // valueSet is what a policy pins a key to.
@@ -297,7 +312,8 @@ func fixedValues(policies []*Policy, isPin func(string) bool) map[string]*valueS
 					case len(pt.vars) > 0:
 					case !pt.wild:
 						vs.literals = append(vs.literals, c.Values[i])
-					case c.key == "aws:userid" && isRoleSessions(c.Values[i]):
+					case c.key == "aws:userid" && isRoleSessions(c.Values[i]),
+						c.key == "s3:dataaccesspointarn" && isAccountAccessPoints(c.Values[i]):
 						vs.patterns = append(vs.patterns, pt)
 					}
 				}
@@ -317,6 +333,15 @@ func fixedValues(policies []*Policy, isPin func(string) bool) map[string]*valueS
 func isRoleSessions(v string) bool {
 	id, ok := strings.CutSuffix(v, ":*")
 	return ok && id != "" && !strings.ContainsAny(id, "*?$:")
+}
+
+// isAccountAccessPoints reports whether v names the access points of one
+// account (arn:aws:s3:REGION:ACCOUNT:accesspoint/*), which S3 documents as
+// not public in a bucket policy's s3:DataAccessPointArn condition.
+func isAccountAccessPoints(v string) bool {
+	parts := strings.SplitN(v, ":", 6)
+	return len(parts) == 6 && parts[2] == "s3" && isAccountID(parts[4]) && strings.HasPrefix(parts[5], "accesspoint/") &&
+		!strings.ContainsAny(strings.Join(parts[:5], ":"), "*?$")
 }
 
 // actionCandidate is an action to try and the policy text it came from.
@@ -366,24 +391,23 @@ func actionCandidates(policies []*Policy, service string, restrict []string) []a
 	return out
 }
 
-// actionFor instantiates an action pattern within service ("" for any).
+// actionFor instantiates an action pattern within service ("" for any):
+// the pattern's own instance when it lies in the service, else an action
+// of the service nobody names when the pattern covers the whole service
+// ("*", "s3*", "*:*").
 func actionFor(a *pattern, service string) (string, bool) {
 	v := instantiate(a, nil)
 	if service == "" {
-		if a.raw == "*" {
-			return freshStar + ":" + freshStar, true
+		if !strings.Contains(v, ":") {
+			v += ":" + freshStar
 		}
 		return v, true
 	}
-	if a.raw == "*" {
-		return service + ":" + freshStar, true
-	}
-	svc, name, _ := strings.Cut(a.raw, ":")
-	if svc == service {
+	if strings.HasPrefix(v, service+":") {
 		return v, true
 	}
-	if strings.ContainsAny(svc, "*?") && globTokens(compilePattern(svc, true, false, true, false).toks, service, false) {
-		return service + ":" + instantiate(&pattern{raw: name, toks: compilePattern(name, true, false, true, false).toks}, nil), true
+	if any := service + ":" + freshStar; a.match(any, nil) == yes {
+		return any, true
 	}
 	return "", false
 }
