@@ -80,10 +80,10 @@ type token struct {
 
 // pattern is a policy string that may hold wildcards and policy variables.
 type pattern struct {
-	raw     string
-	toks    []token // nil when raw is a plain literal
-	wild    bool    // has * or ?
-	vars    []string
+	raw  string
+	toks []token // nil when raw is a plain literal
+	wild bool    // has * or ?
+	vars []string
 	fold bool // compare case-insensitively (actions)
 	mode int  // how * treats ':' (globFree, globResource, globArn)
 }
