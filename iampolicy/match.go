@@ -205,6 +205,17 @@ func (p *pattern) match(value string, ctx lookup) tri {
 // globTokens matches value against literal/wildcard tokens in one of the
 // wildcard modes.
 func globTokens(toks []token, value string, mode int) bool {
+	// Fast paths for the common shapes: "*" and "prefix*".
+	if len(toks) == 1 && toks[0].kind == tStar {
+		return true
+	}
+	if len(toks) == 2 && toks[0].kind == tLit && toks[1].kind == tStar {
+		prefix := toks[0].text
+		if !strings.HasPrefix(value, prefix) {
+			return false
+		}
+		return mode != globArn || strings.Count(prefix, ":") >= 5 || !strings.Contains(value[len(prefix):], ":")
+	}
 	// Flatten to one rune-level program: kinds 0 literal byte, 1 star,
 	// 2 spanning star, 3 one character.
 	type op struct {

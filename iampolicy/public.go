@@ -313,7 +313,8 @@ func fixedValues(policies []*Policy, isPin func(string) bool) map[string]*valueS
 					case !pt.wild:
 						vs.literals = append(vs.literals, c.Values[i])
 					case c.key == "aws:userid" && isRoleSessions(c.Values[i]),
-						c.key == "s3:dataaccesspointarn" && isAccountAccessPoints(c.Values[i]):
+						c.key == "s3:dataaccesspointarn" && isAccountAccessPoints(c.Values[i]),
+						strings.HasSuffix(c.key, "orgpaths") && isOrgPathPattern(c.Values[i]):
 						vs.patterns = append(vs.patterns, pt)
 					}
 				}
@@ -333,6 +334,15 @@ func fixedValues(policies []*Policy, isPin func(string) bool) map[string]*valueS
 func isRoleSessions(v string) bool {
 	id, ok := strings.CutSuffix(v, ":*")
 	return ok && id != "" && !strings.ContainsAny(id, "*?$:")
+}
+
+// isOrgPathPattern reports whether v is an organization path pattern
+// that names its organization (o-a1b2c3d4e5/r-ab12/*): AWS documents
+// aws:PrincipalOrgPaths values as such patterns, and the organization is
+// the owner's to control.
+func isOrgPathPattern(v string) bool {
+	org, _, ok := strings.Cut(v, "/")
+	return ok && strings.HasPrefix(org, "o-") && !strings.ContainsAny(org, "*?$")
 }
 
 // isAccountAccessPoints reports whether v names the access points of one

@@ -109,6 +109,25 @@ func seedS3(ctx context.Context, cfg aws.Config, scale int) error {
 	if _, err := c.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &sec, Policy: &tls}); err != nil {
 		return err
 	}
+	// Two buckets that pattern-matching scanners get wrong. The first looks
+	// restricted but "vpce-*" is any VPC endpoint, anyone's: public. The
+	// second looks open but a Deny keeps everything outside one endpoint
+	// out: not public.
+	if err := create("acme-partner-drop"); err != nil {
+		return err
+	}
+	wild := `{"Version":"2012-10-17","Statement":[{"Sid":"PartnersViaEndpoint","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-partner-drop/*","Condition":{"StringLike":{"aws:SourceVpce":"vpce-*"}}}]}`
+	if _, err := c.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("acme-partner-drop"), Policy: &wild}); err != nil {
+		return err
+	}
+	if err := create("acme-internal-reports"); err != nil {
+		return err
+	}
+	fenced := `{"Version":"2012-10-17","Statement":[{"Sid":"Read","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-internal-reports/*"},` +
+		`{"Sid":"OnlyFromOurEndpoint","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::acme-internal-reports","arn:aws:s3:::acme-internal-reports/*"],"Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-0a1b2c3d4e5f60718"}}}]}`
+	if _, err := c.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("acme-internal-reports"), Policy: &fenced}); err != nil {
+		return err
+	}
 	for i := range 3 * scale {
 		if err := create(fmt.Sprintf("acme-app-%03d", i)); err != nil {
 			return err
@@ -164,7 +183,29 @@ func seedIAM(ctx context.Context, cfg aws.Config, scale int) error {
 		return err
 	}
 	cross := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"}]}`
-	_, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("vendor-access"), AssumeRolePolicyDocument: &cross})
+	if _, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("vendor-access"), AssumeRolePolicyDocument: &cross}); err != nil {
+		return err
+	}
+	// A CI role that trusts GitHub's OIDC provider with the default
+	// audience only: every workflow of every repository on GitHub may
+	// assume it.
+	gh, err := c.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: aws.String("https://token.actions.githubusercontent.com"),
+		ClientIDList: []string{"sts.amazonaws.com"}, ThumbprintList: []string{"6938fd4d98bab03faadb97b34396831e3780aea1"}})
+	if err != nil {
+		return err
+	}
+	ci := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":%q},"Action":"sts:AssumeRoleWithWebIdentity",`+
+		`"Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}}]}`, aws.ToString(gh.OpenIDConnectProviderArn))
+	if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ci-deploy"), AssumeRolePolicyDocument: &ci}); err != nil {
+		return err
+	}
+	// A build user that may pass any role to an instance it launches: a
+	// privilege-escalation path to whatever the most powerful role can do.
+	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("build-bot")}); err != nil {
+		return err
+	}
+	build := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:RunInstances","ec2:Describe*","iam:PassRole"],"Resource":"*"}]}`
+	_, err = c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("build-bot"), PolicyName: aws.String("build"), PolicyDocument: &build})
 	return err
 }
 
@@ -298,8 +339,18 @@ func seedMessaging(ctx context.Context, cfg aws.Config, scale int) error {
 			return err
 		}
 	}
-	_, err = q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("payments"),
-		Attributes: map[string]string{"KmsMasterKeyId": "alias/aws/sqs"}})
+	if _, err = q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("payments"),
+		Attributes: map[string]string{"KmsMasterKeyId": "alias/aws/sqs"}}); err != nil {
+		return err
+	}
+	// A queue that lets SNS deliver to it without naming the topic: any
+	// topic in any account can fill it (a confused deputy).
+	intake, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("order-intake")})
+	if err != nil {
+		return err
+	}
+	deputy := `{"Version":"2012-10-17","Statement":[{"Sid":"FromSNS","Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:123456789012:order-intake"}]}`
+	_, err = q.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: intake.QueueUrl, Attributes: map[string]string{"Policy": deputy}})
 	return err
 }
 
