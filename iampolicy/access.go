@@ -42,7 +42,6 @@ func CrossAccount(p *Policy, o Options) (out []Access, complete bool) {
 	fixedNet := fixedValues([]*Policy{p}, func(k string) bool { return networkKeys[k] })
 	fixedAny := fixedValues([]*Policy{p}, func(string) bool { return true })
 	actions := actionCandidates([]*Policy{p}, services[o.ResourceType], o.Actions)
-	resources := resourceCandidates([]*Policy{p}, o.ResourceARN)
 	budget := o.budget()
 	complete = true
 	seen := map[string]bool{}
@@ -56,7 +55,7 @@ func CrossAccount(p *Policy, o Options) (out []Access, complete bool) {
 		stmts := map[string]bool{}
 		srcs := map[string]bool{}
 		for _, a := range actions {
-			for _, r := range resources {
+			for _, r := range sp.resourcesFor(pr, a.value, o.ResourceARN) {
 				w, res := sp.find(pr, a.value, r)
 				if res == exhausted {
 					complete = false

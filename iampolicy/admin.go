@@ -116,16 +116,15 @@ func AnalyzePrincipal(policies []*Policy, boundary *Policy) PrincipalResult {
 		res.Reasons = append(res.Reasons, "allows every IAM action on every resource ("+strings.Join(stmts, ", ")+")")
 	}
 	if !res.Admin {
-		anywhere := resourceCandidates(all, "")
 		for _, path := range escalationPaths {
-			resources := anywhere
-			if path.everywhere {
-				resources = excludedResources(all)
-			}
 			esc := Escalation{Path: strings.Join(path.perms, "+"), Permissions: path.perms, Description: path.how}
 			ok := true
 			seen := map[string]bool{}
 			for _, perm := range path.perms {
+				resources := sp.resourcesFor(me, perm, "")
+				if path.everywhere {
+					resources = excludedResources(all)
+				}
 				var w *witness
 				for _, r := range resources {
 					var res searchResult

@@ -132,13 +132,12 @@ func IsPublic(p *Policy, o Options) PublicResult {
 		}
 	}
 	actions := actionCandidates([]*Policy{p}, services[o.ResourceType], o.Actions)
-	resources := resourceCandidates([]*Policy{p}, o.ResourceARN)
 	var ws []*witness
 	gaveUp := false
 	for _, a := range actions {
 		done := false
 		for _, pr := range strangers {
-			for _, r := range resources {
+			for _, r := range sp.resourcesFor(pr, a.value, o.ResourceARN) {
 				w, res := sp.find(pr, a.value, r)
 				if res == exhausted {
 					gaveUp = true
@@ -243,6 +242,9 @@ func notPublicReasons(p *Policy, o *Options) []string {
 	}
 	if len(out) == 0 {
 		out = append(out, "no statement grants access to everyone")
+	}
+	if len(out) > 3 {
+		out = append(out[:3], fmt.Sprintf("and %d more statements like these", len(out)-3))
 	}
 	return out
 }
@@ -422,33 +424,3 @@ func actionFor(a *pattern, service string) (string, bool) {
 	return "", false
 }
 
-// resourceCandidates lists resources worth trying: each Resource pattern
-// instantiated (within arn when it is known) and one nobody names.
-func resourceCandidates(policies []*Policy, arn string) []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(v string) {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	if arn != "" {
-		add(arn)
-		add(arn + "/" + freshStar)
-	}
-	for _, p := range policies {
-		for _, s := range p.Statements {
-			for i := range s.resources {
-				v := instantiate(&s.resources[i], func(string) ([]string, keyState) { return nil, absent })
-				if arn == "" || v == arn || strings.HasPrefix(v, arn+"/") || strings.HasPrefix(v, arn+":") {
-					add(v)
-				}
-			}
-		}
-	}
-	if arn == "" {
-		add(freshStar)
-	}
-	return out
-}
