@@ -423,4 +423,3 @@ func actionFor(a *pattern, service string) (string, bool) {
 	}
 	return "", false
 }
-
