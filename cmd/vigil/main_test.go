@@ -71,6 +71,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown severity", []string{"scan", "--severity", "urgent"},
 			2, `vigil: --severity: unknown severity "urgent" (want critical, high, medium, low or info)`},
 		{"bad progress", []string{"scan", "--progress", "sometimes"}, 2, `vigil: --progress "sometimes": want auto, always or never`},
+		{"bad trusted account", []string{"scan", "--trusted-accounts", "12345"}, 2, `vigil: --trusted-accounts: "12345" is not a 12-digit AWS account id`},
+		{"bad org id", []string{"scan", "--org-id", "org-1"}, 2, `vigil: --org-id: "org-1" is not an AWS Organizations id (o- and 10 to 32 lower-case letters or digits)`},
 		{"unknown format", []string{"scan", "--format", "xml"}, 2, `vigil: unknown format "xml" (want table, json, csv, ocsf)`},
 		{"bad region", []string{"scan", "--endpoint-url", emulator.URL, "--regions", "mars-1"}, 2, `vigil: invalid region "mars-1" (want a name such as us-east-1)`},
 		{"unknown service", []string{"scan", "--services", "s4"}, 2, `vigil: unknown service "s4" (known: `},
