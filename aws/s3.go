@@ -358,7 +358,9 @@ func (c *s3Collector) derive(r *vigil.Resource, polr policyResult, aclr aclResul
 			public[k] = v == iampolicy.Public
 		}
 	}
-	if err == nil {
+	if err != nil {
+		t.propErr(r, "policy_public_reason", err)
+	} else {
 		p["policy_public_reason"] = exp.reason
 	}
 	if aclr.err != nil {

@@ -67,6 +67,13 @@ func CrossAccount(p *Policy, o Options) (out []Access, complete bool) {
 					srcs[a.source] = true
 					acc.Actions = append(acc.Actions, a.source)
 				}
+				if pr.Kind == ServicePrincipal {
+					for k, vals := range w.context {
+						if sourceKeys[k] && len(vals) > 0 && !strings.ContainsAny(vals[0], "\x01\x02") {
+							acc.Reason = "the service acts for " + vals[0] + " (" + spelling(p.Statements, k) + "), which is not trusted"
+						}
+					}
+				}
 				for _, s := range w.allowing {
 					if !stmts[s.Name()] {
 						stmts[s.Name()] = true
@@ -92,18 +99,10 @@ func CrossAccount(p *Policy, o Options) (out []Access, complete bool) {
 			try("*", outsider, func(k, v string) bool {
 				return network(k, v) || (accountKeys[k] || sourceKeys[k]) && fixedAny[k].covers(v)
 			}, nil, "every principal outside the trusted accounts")
-			for _, pin := range pinnedPrincipals(p, t) {
-				pr := AWS(pin)
-				acct := pr.Account
-				label, fixed := pin, map[string][]string{"aws:principalaccount": {acct}, "kms:calleraccount": {acct}}
-				if isAccountID(pin) {
-					fixed["aws:principalarn"] = []string{freshValue}
-				} else {
-					fixed["aws:principalarn"] = []string{pin}
-				}
-				try(label, pr, func(k, v string) bool {
-					return network(k, v) || (k == "aws:principalorgid" || k == "aws:principalorgpaths") && t.trustedValue(k, v)
-				}, fixed, "conditions let in "+pin+", which is not trusted")
+			for _, pn := range pinnedPrincipals(p, t) {
+				try(pn.label, pn.who, func(k, v string) bool {
+					return network(k, v) || (accountKeys[k] || sourceKeys[k]) && t.trustedValue(k, v)
+				}, pn.fixed, "a grant to everyone that conditions narrow to "+pn.label+", which is not trusted")
 			}
 			continue
 		}
@@ -147,27 +146,50 @@ func CrossAccount(p *Policy, o Options) (out []Access, complete bool) {
 	return out, complete
 }
 
-// pinnedPrincipals lists the untrusted accounts and principal ARNs that
-// conditions of a grant to everyone name (aws:PrincipalAccount,
-// kms:CallerAccount, aws:PrincipalArn with fixed values).
-func pinnedPrincipals(p *Policy, t *trust) []string {
-	var out []string
+// pin is a grant to everyone narrowed by conditions to one untrusted
+// account, principal or organization.
+type pin struct {
+	label string
+	who   Principal
+	fixed map[string][]string
+}
+
+// pinnedPrincipals lists the untrusted accounts, principal ARNs and
+// organizations that fixed positive conditions of a grant to everyone
+// name: aws:PrincipalAccount, kms:CallerAccount, aws:SourceAccount,
+// aws:SourceOwner, aws:PrincipalArn, aws:PrincipalOrgID.
+func pinnedPrincipals(p *Policy, t *trust) []pin {
+	var out []pin
 	seen := map[string]bool{}
+	outsider := Principal{Kind: AWSPrincipal, ID: "arn:aws:iam::" + freshAcct + ":root", Account: freshAcct}
 	for _, s := range p.Statements {
+		if s.Effect != Allow {
+			continue
+		}
 		for _, c := range s.Conditions {
 			if c.negated {
 				continue
 			}
 			for i, pt := range c.pats {
 				v := c.Values[i]
-				if pt.wild || len(pt.vars) > 0 || seen[v] {
+				if pt.wild || len(pt.vars) > 0 || seen[c.key+"="+v] {
 					continue
 				}
+				var pn *pin
 				switch {
-				case (c.key == "aws:principalaccount" || c.key == "kms:calleraccount") && isAccountID(v) && !t.accounts[v],
-					c.key == "aws:principalarn" && strings.HasPrefix(v, "arn:") && !t.accounts[arnAccount(v)]:
-					seen[v] = true
-					out = append(out, v)
+				case (c.key == "aws:principalaccount" || c.key == "kms:calleraccount") && isAccountID(v) && !t.accounts[v]:
+					pn = &pin{v, AWS(v), map[string][]string{"aws:principalaccount": {v}, "kms:calleraccount": {v}, "aws:principalarn": {"arn:aws:iam::" + v + ":root"}}}
+				case c.key == "aws:principalarn" && strings.HasPrefix(v, "arn:") && !t.accounts[arnAccount(v)]:
+					a := arnAccount(v)
+					pn = &pin{v, AWS(v), map[string][]string{"aws:principalarn": {v}, "aws:principalaccount": {a}, "kms:calleraccount": {a}}}
+				case (c.key == "aws:sourceaccount" || c.key == "aws:sourceowner") && isAccountID(v) && !t.accounts[v]:
+					pn = &pin{v, outsider, map[string][]string{"aws:sourceaccount": {v}, "aws:sourceowner": {v}}}
+				case c.key == "aws:principalorgid" && !t.orgs[strings.ToLower(v)]:
+					pn = &pin{v, outsider, map[string][]string{"aws:principalorgid": {v}}}
+				}
+				if pn != nil {
+					seen[c.key+"="+v] = true
+					out = append(out, *pn)
 				}
 			}
 		}

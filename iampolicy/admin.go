@@ -21,6 +21,35 @@ type escalationPath struct {
 	// everywhere: the permissions must cover every resource (assuming one
 	// role is not an escalation; assuming any role is).
 	everywhere bool
+	// target limits the resources that count.
+	target target
+}
+
+// target is which resources an escalation permission must be allowed on.
+type target int
+
+const (
+	anyTarget    target = iota
+	otherUser           // a user other than oneself (keys, passwords)
+	anyRole             // every role, or a wildcard family: passing one named role may be by design
+)
+
+// selfName is the analyzed principal's user name in the search.
+const selfName = "\x01self"
+
+// accepts reports whether a candidate resource is of the target kind.
+func (t target) accepts(r string) bool {
+	switch t {
+	case otherUser:
+		return !strings.HasSuffix(r, "user/"+selfName) && !strings.HasSuffix(r, "/"+selfName)
+	case anyRole:
+		if r == freshStar || r == freshResource {
+			return true
+		}
+		_, name, ok := strings.Cut(r, ":role/")
+		return ok && strings.Contains(name, freshStar)
+	}
+	return true
 }
 
 // escalationPaths are the documented IAM privilege-escalation methods
@@ -28,9 +57,9 @@ type escalationPath struct {
 var escalationPaths = []escalationPath{
 	{perms: []string{"iam:CreatePolicyVersion"}, how: "write a new default version of a policy attached to oneself"},
 	{perms: []string{"iam:SetDefaultPolicyVersion"}, how: "switch an attached policy to a more permissive old version"},
-	{perms: []string{"iam:CreateAccessKey"}, how: "create access keys for another user"},
-	{perms: []string{"iam:CreateLoginProfile"}, how: "set a console password for another user"},
-	{perms: []string{"iam:UpdateLoginProfile"}, how: "change another user's console password"},
+	{perms: []string{"iam:CreateAccessKey"}, how: "create access keys for another user", target: otherUser},
+	{perms: []string{"iam:CreateLoginProfile"}, how: "set a console password for another user", target: otherUser},
+	{perms: []string{"iam:UpdateLoginProfile"}, how: "change another user's console password", target: otherUser},
 	{perms: []string{"iam:AttachUserPolicy"}, how: "attach any managed policy (AdministratorAccess) to a user"},
 	{perms: []string{"iam:AttachGroupPolicy"}, how: "attach any managed policy to a group one is in"},
 	{perms: []string{"iam:AttachRolePolicy", "sts:AssumeRole"}, how: "attach any managed policy to a role and assume it"},
@@ -79,8 +108,13 @@ type PrincipalResult struct {
 // in any of them win; conditions are assumed satisfiable, as a principal
 // may meet them (sign in with MFA, call from the allowed network).
 func AnalyzePrincipal(policies []*Policy, boundary *Policy) PrincipalResult {
-	me := Principal{Kind: AWSPrincipal, ID: "arn:aws:iam::" + freshAcct + ":user/" + freshValue, Account: freshAcct}
-	sp := &space{policies: policies, boundary: boundary, budget: defaultBudget * 4}
+	me := Principal{Kind: AWSPrincipal, ID: "arn:aws:iam::" + freshAcct + ":user/" + selfName, Account: freshAcct}
+	// The keys that describe the caller are the principal's own: a grant
+	// on user/${aws:username} is a grant on oneself.
+	sp := &space{policies: policies, boundary: boundary, budget: defaultBudget * 4, fixed: map[string][]string{
+		"aws:username": {selfName}, "aws:principalarn": {me.ID}, "aws:principalaccount": {freshAcct},
+		"aws:userid": {"AIDA" + selfName}, "aws:principaltype": {"User"},
+	}}
 	all := append(append([]*Policy(nil), policies...), nonNil(boundary)...)
 	var res PrincipalResult
 	undecided := false
@@ -125,8 +159,15 @@ func AnalyzePrincipal(policies []*Policy, boundary *Policy) PrincipalResult {
 				if path.everywhere {
 					resources = excludedResources(all)
 				}
+				tg := path.target
+				if perm == "iam:PassRole" {
+					tg = anyRole
+				}
 				var w *witness
 				for _, r := range resources {
+					if !tg.accepts(r) {
+						continue
+					}
 					var res searchResult
 					if w, res = sp.find(me, perm, r); res == found {
 						break

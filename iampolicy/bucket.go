@@ -128,6 +128,9 @@ func RequiresTLS(p *Policy, bucketARN string) bool {
 	for _, pr := range who {
 		for _, a := range actions {
 			for _, r := range []string{bucketARN, bucketARN + "/" + freshStar} {
+				if !s3Fits(a.value, r) {
+					continue
+				}
 				if _, res := sp.find(pr, a.value, r); res != notFound {
 					return false
 				}

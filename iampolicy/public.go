@@ -189,15 +189,16 @@ func publicResult(ws []*witness, actions []actionCandidate) PublicResult {
 		who = "any AWS account"
 	}
 	reason := fmt.Sprintf("%s grants %s %s", strings.Join(out.Statements, ", "), who, strings.Join(out.Actions, ", "))
-	if c := describeContext(ws[0].context); c != "" {
+	if c := describeContext(ws[0].context, ws[0].allowing); c != "" {
 		reason += " (for example when " + c + ")"
 	}
 	out.Reasons = []string{reason}
 	return out
 }
 
-// describeContext renders a witness's context keys.
-func describeContext(ctx map[string][]string) string {
+// describeContext renders a witness's context keys, spelled as the
+// statements spell them.
+func describeContext(ctx map[string][]string, stmts []*Statement) string {
 	keys := make([]string, 0, len(ctx))
 	for k := range ctx {
 		keys = append(keys, k)
@@ -209,9 +210,34 @@ func describeContext(ctx map[string][]string) string {
 		for i, v := range ctx[k] {
 			vals[i] = display(v)
 		}
-		parts = append(parts, k+"="+strings.Join(vals, ","))
+		parts = append(parts, spelling(stmts, k)+"="+strings.Join(vals, ","))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// coversService reports whether a statement's actions reach service.
+func coversService(s *Statement, svc string) bool {
+	if s.Actions.Not {
+		return true
+	}
+	for i := range s.actions {
+		if _, ok := actionFor(&s.actions[i], svc); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// spelling returns a context key as the statements write it.
+func spelling(stmts []*Statement, key string) string {
+	for _, s := range stmts {
+		for _, c := range s.Conditions {
+			if c.key == key {
+				return c.Key
+			}
+		}
+	}
+	return key
 }
 
 // notPublicReasons explains a not-public verdict.
@@ -219,6 +245,10 @@ func notPublicReasons(p *Policy, o *Options) []string {
 	var out []string
 	for _, s := range p.Statements {
 		if s.Effect != Allow || !(s.NotPrincipal != nil || s.Principal != nil && s.Principal.Anyone) {
+			continue
+		}
+		if svc := services[o.ResourceType]; svc != "" && !coversService(s, svc) {
+			out = append(out, fmt.Sprintf("%s grants everyone only actions of other services than %s", s.Name(), svc))
 			continue
 		}
 		var keys []string
@@ -234,10 +264,17 @@ func notPublicReasons(p *Policy, o *Options) []string {
 				}
 			}
 		}
-		if len(keys) > 0 {
+		hasDeny := false
+		for _, st := range p.Statements {
+			hasDeny = hasDeny || st.Effect == Deny
+		}
+		switch {
+		case len(keys) > 0:
 			out = append(out, fmt.Sprintf("%s grants everyone, but only with fixed values of %s", s.Name(), strings.Join(keys, ", ")))
-		} else {
+		case hasDeny:
 			out = append(out, fmt.Sprintf("%s grants everyone, but Deny statements take the access away", s.Name()))
+		default:
+			out = append(out, fmt.Sprintf("%s grants everyone, but no request of a stranger meets its conditions", s.Name()))
 		}
 	}
 	if len(out) == 0 {

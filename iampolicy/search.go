@@ -211,7 +211,7 @@ func (sp *space) resourcesFor(pr Principal, action, scope string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(v string) {
-		if !seen[v] {
+		if !seen[v] && s3Fits(action, v) {
 			seen[v] = true
 			out = append(out, v)
 		}
@@ -239,6 +239,29 @@ func (sp *space) resourcesFor(pr Principal, action, scope string) []string {
 		add(freshResource)
 	}
 	return out
+}
+
+// s3Fits reports whether an S3 action can be requested on resource: object
+// actions (…Object…, multipart uploads) name objects (bucket/key), bucket
+// actions (…Bucket…, …Configuration) name the bucket. Other actions and
+// resources are not constrained.
+func s3Fits(action, resource string) bool {
+	name, ok := strings.CutPrefix(action, "s3:")
+	if !ok || strings.ContainsAny(name, "\x01\x02") {
+		return true
+	}
+	_, path, ok := strings.Cut(resource, ":s3:::")
+	if !ok || strings.HasPrefix(resource, "\x01") {
+		return true
+	}
+	object := strings.Contains(path, "/")
+	switch {
+	case strings.Contains(name, "object") || strings.Contains(name, "multipartuploadpart") || name == "abortmultipartupload":
+		return object
+	case strings.Contains(name, "bucket") || strings.HasSuffix(name, "configuration"):
+		return !object
+	}
+	return true
 }
 
 // evalStatements is decide over a statement list.

@@ -121,11 +121,18 @@ func TestEvaluate(t *testing.T) {
 		{"comprehension over unreadable list", `resource.rules.all(r, r.ok)`, map[string]any{}, []string{"rules"}, vigil.StatusError},
 		{"whole resource unreadable", `resource.a == 1`, map[string]any{"a": 1}, []string{""}, vigil.StatusError},
 		{"index form", `resource["a"]["b"] == 1`, map[string]any{"a": map[string]any{}}, []string{"a.b"}, vigil.StatusError},
-		{"interim public", `iam.isPublic(resource.p)`, map[string]any{"p": map[string]any{"Statement": []any{
+		// The iam.* functions hand the engine's answers to CEL unchanged.
+		{"engine public: a list naming *", `iam.isPublic(resource.p) && iam.public(resource.p, "aws.s3.bucket") == {
+			"public": "public", "reasons": ["Statement[0] grants anyone s3:GetObject"],
+			"statements": ["Statement[0]"], "actions": ["s3:GetObject"]}`, map[string]any{"p": map[string]any{"Statement": []any{
 			map[string]any{"Effect": "Allow", "Principal": map[string]any{"AWS": []any{"arn:aws:iam::1:root", "*"}}, "Action": "s3:GetObject"}}}}, nil, vigil.StatusPass},
-		{"interim conditioned", `iam.isPublic(resource.p)`, map[string]any{"p": map[string]any{"Statement": map[string]any{
-			"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceVpce": "vpce-1"}}}}}, nil, vigil.StatusFail},
-		{"interim admin", `iam.grantsAdmin(resource.p)`, map[string]any{"p": map[string]any{"Statement": []any{
+		{"engine not public: pinned to a VPC endpoint", `!iam.isPublic(resource.p) && iam.public(resource.p, "aws.s3.bucket") == {
+			"public": "not_public", "reasons": ["Statement[0] grants everyone, but only with fixed values of aws:SourceVpce"],
+			"statements": [], "actions": []} && iam.crossAccount(resource.p, "aws.s3.bucket", "123456789012", trusted) == []`, map[string]any{"p": map[string]any{"Statement": map[string]any{
+			"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceVpce": "vpce-1"}}}}}, nil, vigil.StatusPass},
+		{"engine admin", `iam.grantsAdmin(resource.p) && iam.principal([resource.p], null) == {
+			"admin": true, "full_iam": true, "privilege_escalation": [],
+			"reasons": ["allows every action on every resource (Statement[0])"]}`, map[string]any{"p": map[string]any{"Statement": []any{
 			map[string]any{"Effect": "Allow", "Action": []any{"*"}, "Resource": "*"}}}}, nil, vigil.StatusPass},
 	}
 	for _, tc := range cases {
