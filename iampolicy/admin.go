@@ -29,9 +29,9 @@ type escalationPath struct {
 type target int
 
 const (
-	anyTarget    target = iota
-	otherUser           // a user other than oneself (keys, passwords)
-	anyRole             // every role, or a wildcard family: passing one named role may be by design
+	anyTarget target = iota
+	otherUser        // a user other than oneself (keys, passwords)
+	anyRole          // every role, or a wildcard family: passing one named role may be by design
 )
 
 // selfName is the analyzed principal's user name in the search.
