@@ -89,6 +89,14 @@ func TestScanDemoAccount(t *testing.T) {
 		"aws-rds-instance-not-public":            {"orders-db": "fail", "billing-db": "pass"},
 		"aws-rds-instance-storage-encrypted":     {"orders-db": "fail", "billing-db": "pass"},
 		"aws-ec2-ebs-default-encryption-enabled": {"us-east-1": "pass", "eu-west-1": "fail"},
+		// The IAM policy engine: a wildcard endpoint is anyone's, a Deny
+		// outside one endpoint closes an open grant.
+		"aws-s3-bucket-no-public-read":                    {"acme-partner-drop": "fail", "acme-internal-reports": "pass", "acme-customer-exports": "fail", "acme-secure-data": "pass"},
+		"aws-sqs-queue-no-untrusted-cross-account-access": {"order-intake": "fail", "payments": "pass"},
+		"aws-iam-role-trust-federated-pinned":             {"ci-deploy": "fail", "app-lambda": "pass"},
+		"aws-iam-role-trust-no-untrusted-accounts":        {"vendor-access": "fail", "app-lambda": "pass"},
+		"aws-iam-user-no-privilege-escalation":            {"build-bot": "fail", "dev-00": "pass"},
+		"aws-iam-user-no-admin-access":                    {"alice": "fail", "build-bot": "pass", "dev-00": "pass"},
 	}
 	for check, byName := range want {
 		for name, status := range byName {
