@@ -448,10 +448,13 @@ func setBit(a netip.Addr, bit int) netip.Addr {
 	return out
 }
 
-// display renders a witness value, naming invented ones.
+// display renders a witness value: invented text shows as "…"
+// (vpce-… for an instance of vpce-*), a value no statement names as "(any
+// value)".
 func display(v string) string {
-	if strings.ContainsAny(v, "\x01\x02") {
-		return "(any)"
+	if v == freshValue || strings.HasPrefix(v, "\x01") && !strings.Contains(v, "\x02") {
+		return "(any value)"
 	}
-	return v
+	v = strings.ReplaceAll(v, freshStar, "…")
+	return strings.ReplaceAll(v, freshOne, "…")
 }

@@ -72,7 +72,7 @@ func TestIAMAnalyze(t *testing.T) {
 		{name: "bucket pinned to a vpc endpoint", args: s3(iamFixture("vpce-bucket")),
 			want: want{public: iampolicy.NotPublic, crossAccount: []string{}}},
 		{name: "queue for an untrusted organization", args: sqs(iamFixture("org-queue")),
-			want: want{public: iampolicy.NotPublic, crossAccount: []string{"*"}}},
+			want: want{public: iampolicy.NotPublic, crossAccount: []string{"o-a1b2c3d4e5"}}},
 		{name: "queue for the trusted organization", args: sqs("--org-id", "o-a1b2c3d4e5", iamFixture("org-queue")),
 			want: want{public: iampolicy.NotPublic, crossAccount: []string{}}},
 		{name: "identity admin", args: []string{iamFixture("admin")},
