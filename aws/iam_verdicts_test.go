@@ -68,6 +68,18 @@ func TestIAMVerdicts(t *testing.T) {
 			"aws-iam-server-certificate-not-expired": {"legacy-lb": fail},
 			// moto has no Access Analyzer: unreadable, never a pass.
 			"aws-iam-access-analyzer-enabled": {"us-east-1": errd},
+
+			// The engine-backed checks (their failing cases are seeded in
+			// TestIAMEngineVerdicts): alice has AdministratorAccess through
+			// the admins group; admin needs no escalation path.
+			"aws-iam-user-no-admin-access":             {"alice": fail, "bob": pass, "carol": pass, "dave": pass},
+			"aws-iam-user-no-privilege-escalation":     {"alice": pass, "bob": pass, "carol": pass, "dave": pass},
+			"aws-iam-group-no-privilege-escalation":    {"admins": pass, "empty": pass},
+			"aws-iam-role-no-privilege-escalation":     {"app": pass, "support": pass, "shell": pass},
+			"aws-iam-policy-no-privilege-escalation":   {"admin-all": pass, "admin-unused": pass, "s3-read": pass},
+			"aws-iam-role-trust-not-public":            {"app": pass, "support": pass, "shell": pass},
+			"aws-iam-role-trust-no-untrusted-accounts": {"app": pass, "support": pass, "shell": pass},
+			"aws-iam-role-trust-federated-pinned":      {"app": pass, "support": pass, "shell": pass},
 		})
 		if r := reasons(t, col, "aws-iam-user-console-mfa")["bob"]; !strings.Contains(r, "bob can sign in to the console with a password but has no MFA device") {
 			t.Errorf("console MFA reason for bob = %q", r)
