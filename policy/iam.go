@@ -52,6 +52,9 @@ func iamFunctions() []cel.EnvOption {
 		cel.Function("iam.crossAccount",
 			cel.Overload("iam_cross_account_dyn_string_string_dyn", []*cel.Type{cel.DynType, cel.StringType, cel.StringType, cel.DynType},
 				cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.FunctionBinding(crossAccount)),
+			cel.Overload("iam_cross_account_dyn_string_string_dyn_list", []*cel.Type{cel.DynType, cel.StringType, cel.StringType, cel.DynType, cel.ListType(cel.StringType)},
+				cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
 				cel.FunctionBinding(crossAccount))),
 		cel.Function("iam.grantsAdmin",
 			cel.Overload("iam_grants_admin_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
@@ -126,6 +129,10 @@ func crossAccount(args ...ref.Val) ref.Val {
 	if t, ok := plain(native(args[3])).(map[string]any); ok {
 		o.TrustedAccounts = stringsOf(t["accounts"])
 		o.OrgIDs = stringsOf(t["org_ids"])
+	}
+	if len(args) > 4 {
+		// Only these actions: "may another account change the bucket's policy?"
+		o.Actions = stringsOf(plain(native(args[4])))
 	}
 	acc, complete := iampolicy.CrossAccount(p, o)
 	if !complete {
