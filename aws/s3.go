@@ -500,7 +500,7 @@ func analyzeBucketPolicy(doc any, bucketARN, account string) (policyExposure, er
 	out.read = iampolicy.IsPublic(p, o).Verdict
 	o.Actions = s3WriteActions
 	out.write = iampolicy.IsPublic(p, o).Verdict
-	out.tlsOnly = iampolicy.RequiresTLS(p, bucketARN)
+	out.tlsOnly = iampolicy.RequiresTLS(p, bucketARN, account)
 	return out, nil
 }
 

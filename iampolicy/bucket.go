@@ -112,16 +112,17 @@ func BucketExposure(policy *Policy, o Options, acl []Grant, bpa BlockPublicAcces
 
 // RequiresTLS reports whether a bucket policy explicitly denies every
 // request made without TLS (aws:SecureTransport false) to the bucket and
-// its objects, whoever makes it and whatever else the request carries.
-func RequiresTLS(p *Policy, bucketARN string) bool {
+// its objects, whoever makes it — strangers and principals of account, the
+// owner — and whatever else the request carries.
+func RequiresTLS(p *Policy, bucketARN, account string) bool {
 	sp := &space{policies: []*Policy{p}, escape: true, budget: defaultBudget,
 		fixed: map[string][]string{"aws:securetransport": {"false"}}}
 	who := []Principal{
 		{Kind: Anonymous},
 		{Kind: AWSPrincipal, ID: "arn:aws:iam::" + freshAcct + ":root", Account: freshAcct},
 	}
-	if acct := arnAccount(bucketARN); acct != "" {
-		who = append(who, AWS(acct))
+	if isAccountID(account) {
+		who = append(who, AWS(account))
 	}
 	actions := actionCandidates([]*Policy{p}, "s3", nil)
 	actions = append(actions, actionCandidate{value: "s3:getobject"}, actionCandidate{value: "s3:putobject"}, actionCandidate{value: "s3:listbucket"})

@@ -59,7 +59,7 @@ func FuzzAnalyze(f *testing.F) {
 		}
 		CrossAccount(p, o)
 		AnalyzePrincipal([]*Policy{p}, nil)
-		RequiresTLS(p, "arn:aws:s3:::b")
+		RequiresTLS(p, "arn:aws:s3:::b", "123456789012")
 		Evaluate(Request{Principal: AWS("111122223333"), Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k",
 			Context: map[string][]string{"aws:SourceIp": {"203.0.113.9"}, "aws:username": {"alice"}}}, p)
 	})
