@@ -133,7 +133,11 @@ func (s *Statement) matchesPrincipal(pr Principal) bool {
 	switch {
 	case s.Principal != nil:
 		return s.Principal.matches(pr)
+	case s.NotPrincipal != nil && s.Effect == Deny:
+		return !s.NotPrincipal.exempts(pr)
 	case s.NotPrincipal != nil:
+		// Allow with NotPrincipal, which AWS no longer supports: everyone
+		// but the listed principals.
 		return !s.NotPrincipal.matches(pr)
 	}
 	return true // identity policy: the principal it is attached to
@@ -193,6 +197,31 @@ func (ps *Principals) matches(pr Principal) bool {
 		}
 	}
 	return false
+}
+
+// exempts reports whether a NotPrincipal element leaves pr out. AWS checks
+// each identity a request carries — the account, then the user or role,
+// then the role session — so an AWS principal is left out only when its
+// account is listed (id or root ARN) and, unless it is the account root,
+// the user, role (which covers its sessions) or session is listed too
+// (IAM User Guide, NotPrincipal: "you must also specify the account ARN").
+func (ps *Principals) exempts(pr Principal) bool {
+	if pr.Kind != AWSPrincipal {
+		return ps.matches(pr)
+	}
+	if ps.Anyone {
+		return true
+	}
+	account := false
+	self := pr.ID == "arn:aws:iam::"+pr.Account+":root" || strings.HasSuffix(pr.ID, ":root") && arnAccount(pr.ID) == pr.Account
+	for _, a := range ps.AWS {
+		if acct, root := rootAccount(a); isAccountID(a) && a == pr.Account || root && acct == pr.Account {
+			account = true
+		} else if awsPrincipalMatches(a, pr) {
+			self = true
+		}
+	}
+	return account && self
 }
 
 // awsPrincipalMatches applies one AWS principal of a policy: an account
