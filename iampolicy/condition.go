@@ -421,13 +421,3 @@ func compare(sign int, c comparison) bool {
 	}
 	return sign == 0
 }
-
-// dependsOn lists the context keys the condition reads: its key and any
-// policy variables in its values.
-func (c *Condition) dependsOn() []string {
-	out := []string{c.key}
-	for _, p := range c.pats {
-		out = append(out, p.vars...)
-	}
-	return out
-}

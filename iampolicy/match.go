@@ -108,7 +108,9 @@ func compilePattern(s string, wildcards, variables, fold bool, mode int) pattern
 		s = strings.ToLower(s)
 		p.raw = s
 	}
-	if !(wildcards && strings.ContainsAny(s, "*?")) && !(variables && strings.Contains(s, "${")) {
+	hasWild := wildcards && strings.ContainsAny(s, "*?")
+	hasVars := variables && strings.Contains(s, "${")
+	if !hasWild && !hasVars {
 		return p
 	}
 	var lit strings.Builder

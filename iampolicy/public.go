@@ -215,6 +215,11 @@ func describeContext(ctx map[string][]string, stmts []*Statement) string {
 	return strings.Join(parts, ", ")
 }
 
+// grantsEveryone reports whether the statement names every principal.
+func grantsEveryone(s *Statement) bool {
+	return s.NotPrincipal != nil || s.Principal != nil && s.Principal.Anyone
+}
+
 // coversService reports whether a statement's actions reach service.
 func coversService(s *Statement, svc string) bool {
 	if s.Actions.Not {
@@ -244,7 +249,7 @@ func spelling(stmts []*Statement, key string) string {
 func notPublicReasons(p *Policy, o *Options) []string {
 	var out []string
 	for _, s := range p.Statements {
-		if s.Effect != Allow || !(s.NotPrincipal != nil || s.Principal != nil && s.Principal.Anyone) {
+		if s.Effect != Allow || !grantsEveryone(s) {
 			continue
 		}
 		if svc := services[o.ResourceType]; svc != "" && !coversService(s, svc) {
