@@ -46,6 +46,9 @@ type Store interface {
 	// Results lists results matching f.
 	Results(ctx context.Context, f ResultFilter) ([]Result, error)
 
+	// FixStore is the audit trail of fixes.
+	FixStore
+
 	// Close releases the store.
 	Close() error
 }

@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sync"
@@ -47,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) vigil.Store) {
 		{"ResolveStaleAnyRegion", testResolveStaleAnyRegion},
 		{"Results", testResults},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"Fixes", testFixes},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1005,5 +1007,71 @@ func testConcurrentWrites(t *testing.T, s vigil.Store) {
 	}
 	if got := results(t, s, vigil.ResultFilter{}); len(got) != workers*each {
 		t.Fatalf("Results = %d, want %d", len(got), workers*each)
+	}
+}
+
+// testFixes: fix records round-trip with every field, replace by id, and
+// filter by time, finding and status, newest first.
+func testFixes(t *testing.T, s vigil.Store) {
+	ctx := context.Background()
+	plan := vigil.Fix{ID: "x-1", At: t0, Actor: "user:alice", Mode: "fix-now", CheckID: "aws-s3-bucket-no-public-read",
+		ResourceUID: "arn:aws:s3:::b", ResourceType: "aws.s3.bucket", Provider: vigil.AWS, Account: "123456789012",
+		Region: "us-east-1", Action: "aws.s3.block-public-access", Status: vigil.FixPlanned, Reason: "plan shown",
+		Plan:   []string{"turn on Block Public Access for bucket b"},
+		Calls:  []vigil.FixCall{{Operation: "s3:PutPublicAccessBlock", Input: map[string]any{"Bucket": "b"}}},
+		Before: map[string]any{"public_access_block": nil}}
+	if err := s.PutFix(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	done := plan
+	done.At, done.Status, done.Reason = t0.Add(time.Second), vigil.FixVerified, "the check passes"
+	done.After = map[string]any{"public_access_block": map[string]any{"block_public_acls": true}}
+	if err := s.PutFix(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	other := vigil.Fix{ID: "x-2", At: t0.Add(time.Hour), Actor: "rule:buckets", Mode: "always-fix", CheckID: "c2",
+		ResourceUID: "u2", ResourceType: "t", Provider: vigil.AWS, Account: "123456789012", Region: "eu-west-1",
+		Action: "a2", Status: vigil.FixFailed, Reason: "s3:PutPublicAccessBlock: forbidden",
+		Calls: []vigil.FixCall{{Operation: "s3:PutPublicAccessBlock", Input: map[string]any{"Bucket": "u2"}, Error: "AccessDenied"}}}
+	if err := s.PutFix(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Fix(ctx, "x-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, done) {
+		t.Errorf("Fix(x-1)\n got %+v\nwant %+v", got, done)
+	}
+	if _, err := s.Fix(ctx, "x-9"); vigil.ErrorCode(err) != vigil.ENOTFOUND {
+		t.Errorf("unknown fix: %v", err)
+	}
+	ids := func(f vigil.FixFilter) []string {
+		t.Helper()
+		fs, err := s.Fixes(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{}
+		for _, f := range fs {
+			out = append(out, f.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    vigil.FixFilter
+		want []string
+	}{
+		{"all, newest first", vigil.FixFilter{}, []string{"x-2", "x-1"}},
+		{"since", vigil.FixFilter{Since: t0.Add(time.Minute)}, []string{"x-2"}},
+		{"since is inclusive", vigil.FixFilter{Since: t0.Add(time.Second)}, []string{"x-2", "x-1"}},
+		{"finding", vigil.FixFilter{CheckID: "aws-s3-bucket-no-public-read", ResourceUID: "arn:aws:s3:::b"}, []string{"x-1"}},
+		{"status", vigil.FixFilter{Statuses: []vigil.FixStatus{vigil.FixFailed}}, []string{"x-2"}},
+		{"limit", vigil.FixFilter{Limit: 1}, []string{"x-2"}},
+	} {
+		if got := ids(tc.f); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
