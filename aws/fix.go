@@ -1,0 +1,231 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/fix"
+)
+
+// Fixer runs fix actions against AWS. Scanning keeps its read-only
+// credentials; fixes use the remediation target, configured separately (a
+// profile, or a role to assume — "{account}" in the role ARN stands for the
+// finding's account — with an external id). Before its first change in an
+// account the Fixer asks STS whom the remediation credentials belong to and
+// refuses to touch another account.
+type Fixer struct {
+	scan        *Collector
+	remediation Target
+	accounts    map[string]vigil.Account // scanning credentials by account id
+
+	mu       sync.Mutex
+	verified map[string]aws.Config // remediation config by account id
+	// settings are the services that re-read account and region
+	// settings, from the actions on them.
+	settings map[string][]string
+}
+
+// NewFixer returns a Fixer. scan is the scanning collector (its options,
+// limits and HTTP client are shared; its credentials re-read resources
+// after a change); accounts are the scanned accounts, whose stored profile
+// and role say how to read them.
+func NewFixer(scan *Collector, remediation Target, accounts []vigil.Account) *Fixer {
+	f := &Fixer{scan: scan, remediation: remediation, accounts: map[string]vigil.Account{},
+		verified: map[string]aws.Config{}, settings: map[string][]string{}}
+	for _, a := range accounts {
+		if a.Provider == vigil.AWS {
+			f.accounts[a.ID] = a
+		}
+	}
+	return f
+}
+
+// config returns the SDK config of the remediation credentials for an
+// account and region.
+func (f *Fixer) config(ctx context.Context, account, region string) (aws.Config, error) {
+	f.mu.Lock()
+	cfg, ok := f.verified[account]
+	f.mu.Unlock()
+	if !ok {
+		t := f.remediation
+		t.RoleARN = strings.ReplaceAll(t.RoleARN, "{account}", account)
+		acct := vigil.Account{Provider: vigil.AWS, ID: account, Profile: t.Profile, RoleARN: t.RoleARN, ExternalID: t.ExternalID}
+		base, err := f.scan.base(ctx, acct)
+		if err != nil {
+			return aws.Config{}, fmt.Errorf("remediation credentials: %w", err)
+		}
+		out, err := sts.NewFromConfig(base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return aws.Config{}, &vigil.Error{Code: classify(err), Message: "remediation credentials" + describeTarget(t), Err: errorf(err)}
+		}
+		if got := aws.ToString(out.Account); got != account {
+			return aws.Config{}, vigil.Errorf(vigil.EINVALID, "the remediation credentials%s belong to account %s, not %s: refusing to change it", describeTarget(t), got, account)
+		}
+		cfg = base
+		f.mu.Lock()
+		f.verified[account] = cfg
+		f.mu.Unlock()
+	}
+	cfg = cfg.Copy()
+	if region != "" && region != "global" {
+		cfg.Region = region
+	}
+	return cfg, nil
+}
+
+// refreshServices names the services that re-read a type; by default the
+// service that lists it. Account and region settings come from many
+// services: each action on them names its own (see fixAction.services).
+func refreshServices(typ string) []string {
+	for _, s := range services {
+		for _, t := range s.types {
+			if t == typ {
+				return []string{s.name}
+			}
+		}
+	}
+	return nil
+}
+
+// Refresh implements fix.Refresher: it collects the resource's service in
+// its region again with the scanning credentials and returns the resource.
+// It reads the whole service in that region; a get-one path per collector
+// comes with change watching.
+func (f *Fixer) Refresh(ctx context.Context, r vigil.Resource) (vigil.Resource, error) {
+	svcs := refreshServices(r.Type)
+	if r.Type == TypeAccount || r.Type == TypeRegion {
+		f.mu.Lock()
+		svcs = f.settings[r.Type]
+		f.mu.Unlock()
+	}
+	return f.refresh(ctx, r, svcs)
+}
+
+func (f *Fixer) refresh(ctx context.Context, r vigil.Resource, svcs []string) (vigil.Resource, error) {
+	if len(svcs) == 0 {
+		return vigil.Resource{}, fmt.Errorf("refresh %s: no service lists %s", r.UID, r.Type)
+	}
+	acct, ok := f.accounts[r.Account]
+	if !ok {
+		acct = vigil.Account{Provider: vigil.AWS, ID: r.Account}
+	}
+	opts := f.scan.opts
+	opts.Services = svcs
+	opts.Regions = nil
+	if r.Region != "" && r.Region != "global" {
+		opts.Regions = []string{r.Region}
+	}
+	c, err := New(opts)
+	if err != nil {
+		return vigil.Resource{}, err
+	}
+	sink := &refreshSink{uid: r.UID}
+	if err := c.Collect(ctx, acct, sink); err != nil {
+		return vigil.Resource{}, fmt.Errorf("refresh %s: %w", r.UID, err)
+	}
+	if sink.found == nil {
+		return vigil.Resource{}, vigil.Errorf(vigil.ENOTFOUND, "refresh %s: the resource is gone", r.UID)
+	}
+	return *sink.found, nil
+}
+
+// refreshSink keeps one resource of a collection.
+type refreshSink struct {
+	uid   string
+	mu    sync.Mutex
+	found *vigil.Resource
+}
+
+func (s *refreshSink) Resource(_ context.Context, r vigil.Resource) error {
+	if r.UID == s.uid {
+		s.mu.Lock()
+		s.found = &r
+		s.mu.Unlock()
+	}
+	return nil
+}
+func (s *refreshSink) ReadError(vigil.ReadError) {}
+func (s *refreshSink) Listed(vigil.Scope)        {}
+func (s *refreshSink) Progress(vigil.Progress)   {}
+
+// fixAction is the shared part of every AWS action: its id, type, title,
+// permissions, and the services that re-read what it changes.
+type fixAction struct {
+	f        *Fixer
+	id, typ  string
+	title    string
+	perms    []string
+	services []string
+}
+
+func (a *fixAction) ID() string            { return a.id }
+func (a *fixAction) ResourceType() string  { return a.typ }
+func (a *fixAction) Title() string         { return a.title }
+func (a *fixAction) Permissions() []string { return a.perms }
+
+// refreshWith names the services that re-read an account or region
+// setting the action changes.
+func (a *fixAction) refreshWith() (string, []string) { return a.typ, a.services }
+
+// Actions returns every AWS fix action.
+func (f *Fixer) Actions() []fix.Action {
+	var out []fix.Action
+	for _, mk := range fixActions {
+		a := mk(f)
+		if s, ok := a.(interface{ refreshWith() (string, []string) }); ok {
+			typ, svcs := s.refreshWith()
+			f.mu.Lock()
+			for _, svc := range svcs {
+				if !contains(f.settings[typ], svc) {
+					f.settings[typ] = append(f.settings[typ], svc)
+				}
+			}
+			f.mu.Unlock()
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// fixActions are the constructors of the AWS actions, one per action,
+// added by each fix_*.go file's init.
+var fixActions []func(*Fixer) fix.Action
+
+// fixCall is a planned call: the IAM action and the input.
+type fixCall struct {
+	op    string
+	input map[string]any
+}
+
+type fixCalls []fixCall
+
+func (cs fixCalls) calls() []vigil.FixCall {
+	out := make([]vigil.FixCall, len(cs))
+	for i, c := range cs {
+		out[i] = vigil.FixCall{Operation: c.op, Input: c.input}
+	}
+	return out
+}
+
+// errorOf is errorf for errors that may be nil: the SDK's message, short.
+func errorOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errorf(err)
+}
