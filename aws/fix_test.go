@@ -87,8 +87,14 @@ func (h *fixHarness) uid(typ, name string) string {
 // as planned.
 func (h *fixHarness) plan(checkID, uid string, params map[string]any) (*fix.Job, vigil.Fix, *fix.Plan) {
 	h.t.Helper()
+	return h.planWith(checkID, "", uid, params)
+}
+
+// planWith is plan with another action than the check's own ("" for it).
+func (h *fixHarness) planWith(checkID, actionID, uid string, params map[string]any) (*fix.Job, vigil.Fix, *fix.Plan) {
+	h.t.Helper()
 	ctx := context.Background()
-	j, err := h.runner.Prepare(ctx, checkID, uid, params)
+	j, err := h.runner.PrepareWith(ctx, checkID, actionID, uid, params)
 	if err != nil {
 		h.t.Fatalf("prepare %s on %s: %v", checkID, uid, err)
 	}

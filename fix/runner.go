@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/vigilsec/vigil"
@@ -54,16 +55,25 @@ type Job struct {
 // Prepare finds the action for a finding (check id and resource uid) and
 // the resource it applies to.
 func (r *Runner) Prepare(ctx context.Context, checkID, uid string, params map[string]any) (*Job, error) {
+	return r.PrepareWith(ctx, checkID, "", uid, params)
+}
+
+// PrepareWith is Prepare with another action than the one the check names
+// (actionID "" for the check's own): `vigil fix --action`.
+func (r *Runner) PrepareWith(ctx context.Context, checkID, actionID, uid string, params map[string]any) (*Job, error) {
 	c, ok := r.Checks.Get(checkID)
 	if !ok {
 		return nil, vigil.Errorf(vigil.ENOTFOUND, "no check %q", checkID)
 	}
-	if c.Fix == "" {
+	if actionID == "" {
+		actionID = c.Fix
+	}
+	if actionID == "" {
 		return nil, vigil.Errorf(vigil.EINVALID, "check %s has no fix action", checkID)
 	}
-	a, ok := r.Actions.Get(c.Fix)
+	a, ok := r.Actions.Get(actionID)
 	if !ok {
-		return nil, vigil.Errorf(vigil.EINVALID, "check %s names fix action %s, which this build does not have", checkID, c.Fix)
+		return nil, vigil.Errorf(vigil.EINVALID, "no fix action %s (known: %s)", actionID, strings.Join(r.Actions.IDs(), ", "))
 	}
 	res, err := r.Store.Resource(ctx, uid)
 	if err != nil {
