@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/fix"
@@ -29,6 +30,10 @@ type Fixer struct {
 	// settings are the services that re-read account and region
 	// settings, from the actions on them.
 	settings map[string][]string
+
+	// APIOptions are added to every remediation client's middleware stack
+	// (tests use them to make a call fail half-way through a fix).
+	APIOptions []func(*middleware.Stack) error
 }
 
 // NewFixer returns a Fixer. scan is the scanning collector (its options,
@@ -73,6 +78,7 @@ func (f *Fixer) config(ctx context.Context, account, region string) (aws.Config,
 		f.mu.Unlock()
 	}
 	cfg = cfg.Copy()
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error(nil), cfg.APIOptions...), f.APIOptions...)
 	if region != "" && region != "global" {
 		cfg.Region = region
 	}

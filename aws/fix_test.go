@@ -28,6 +28,7 @@ type fixHarness struct {
 	t      *testing.T
 	store  *sqlite.Store
 	runner *fix.Runner
+	fixer  *Fixer // set fixer.APIOptions to make remediation calls fail
 	col    *collected
 }
 
@@ -69,7 +70,7 @@ func newFixHarness(t *testing.T, services []string, regions ...string) *fixHarne
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixHarness{t: t, store: st, col: col,
+	return &fixHarness{t: t, store: st, col: col, fixer: fixer,
 		runner: &fix.Runner{Store: st, Actions: reg, Checks: checks, Refresh: fixer}}
 }
 
