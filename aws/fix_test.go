@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,29 @@ type fixHarness struct {
 	runner *fix.Runner
 	fixer  *Fixer // set fixer.APIOptions to make remediation calls fail
 	col    *collected
+
+	// calls are the IAM actions of the remediation calls made since the
+	// last check: every one must be among the action's Permissions.
+	mu    sync.Mutex
+	calls map[string]bool
+}
+
+// checkPermissions fails the test when an action called AWS with a
+// permission it does not declare.
+func (h *fixHarness) checkPermissions(a fix.Action) {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	declared := map[string]bool{}
+	for _, p := range a.Permissions() {
+		declared[p] = true
+	}
+	for c := range h.calls {
+		if !declared[c] {
+			h.t.Errorf("action %s called %s, which its Permissions() do not list %v", a.ID(), c, a.Permissions())
+		}
+	}
+	h.calls = map[string]bool{}
 }
 
 // newFixHarness collects services (in us-east-1 unless regions say
@@ -70,8 +94,10 @@ func newFixHarness(t *testing.T, services []string, regions ...string) *fixHarne
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixHarness{t: t, store: st, col: col, fixer: fixer,
+	h := &fixHarness{t: t, store: st, col: col, fixer: fixer, calls: map[string]bool{},
 		runner: &fix.Runner{Store: st, Actions: reg, Checks: checks, Refresh: fixer}}
+	fixer.APIOptions = append(fixer.APIOptions, recordCalls(&h.mu, h.calls))
+	return h
 }
 
 // uid returns the uid of the collected resource of type typ named name.
@@ -100,6 +126,7 @@ func (h *fixHarness) planWith(checkID, actionID, uid string, params map[string]a
 		h.t.Fatalf("prepare %s on %s: %v", checkID, uid, err)
 	}
 	f, p, err := h.runner.Plan(ctx, j, "user:test", "fix-now")
+	h.checkPermissions(j.Action)
 	if err != nil {
 		h.t.Fatalf("plan %s on %s: %v", checkID, uid, err)
 	}
@@ -113,6 +140,7 @@ func (h *fixHarness) planWith(checkID, actionID, uid string, params map[string]a
 func (h *fixHarness) apply(j *fix.Job, f vigil.Fix, p *fix.Plan) vigil.Fix {
 	h.t.Helper()
 	out, err := h.runner.Apply(context.Background(), j, f, p)
+	h.checkPermissions(j.Action)
 	if err != nil {
 		h.t.Fatalf("apply: %v", err)
 	}
@@ -126,6 +154,9 @@ func (h *fixHarness) apply(j *fix.Job, f vigil.Fix, p *fix.Plan) vigil.Fix {
 func (h *fixHarness) undo(id string) vigil.Fix {
 	h.t.Helper()
 	out, err := h.runner.Undo(context.Background(), id, "user:test")
+	if a, ok := h.runner.Actions.Get(out.Action); ok {
+		h.checkPermissions(a)
+	}
 	if err != nil {
 		h.t.Fatalf("undo %s: %v", id, err)
 	}
