@@ -41,6 +41,8 @@ var iamActionNames = map[string]string{
 	"S3|PutBucketLifecycleConfiguration":      "s3:PutLifecycleConfiguration",
 	"S3|GetBucketReplication":                 "s3:GetReplicationConfiguration",
 	"S3|DeleteBucketPolicy":                   "s3:DeleteBucketPolicy",
+	"S3|DeleteBucketOwnershipControls":        "s3:PutBucketOwnershipControls",
+	"S3|DeleteBucketLifecycle":                "s3:PutLifecycleConfiguration",
 	"Lambda|GetFunctionUrlConfig":             "lambda:GetFunctionUrlConfig",
 	"Lambda|GetPolicy":                        "lambda:GetPolicy",
 	"Config Service|PutConfigurationRecorder": "config:PutConfigurationRecorder",
