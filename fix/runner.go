@@ -85,6 +85,10 @@ func (r *Runner) PrepareWith(ctx context.Context, checkID, actionID, uid string,
 	if res.Type != a.ResourceType() {
 		return nil, vigil.Errorf(vigil.EINVALID, "fix action %s applies to %s, not to %s %s", a.ID(), a.ResourceType(), res.Type, uid)
 	}
+	if res.Type != c.ResourceType {
+		// The check could not verify the fix: it judges another type.
+		return nil, vigil.Errorf(vigil.EINVALID, "check %s judges %s, not %s %s", checkID, c.ResourceType, res.Type, uid)
+	}
 	return &Job{Check: c, Action: a, Target: Target{Resource: res, CheckID: checkID, Params: params}}, nil
 }
 
