@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs what Vigil's build, tests and demo need on a fresh machine:
-# Go modules, and moto in server mode (the AWS emulator). The system
-# python3 is used when it already has moto; otherwise a .venv is made.
+# Go modules, Mailpit (the SMTP server the email tests deliver to), and
+# moto in server mode (the AWS emulator). The system python3 is used when
+# it already has moto; otherwise a .venv is made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 go mod download
+
+MAILPIT_VERSION=v1.33.1
+if ! [ -x .tools/bin/mailpit ] && ! command -v mailpit >/dev/null; then
+  echo "deps: installing mailpit $MAILPIT_VERSION into .tools/bin" >&2
+  GOBIN="$PWD/.tools/bin" go install "github.com/axllent/mailpit@$MAILPIT_VERSION"
+fi
 
 have_moto() { "$1" -c 'import moto.server, flask_cors' >/dev/null 2>&1; }
 if [ -n "${VIGIL_PYTHON:-}" ] && have_moto "$VIGIL_PYTHON"; then exit 0; fi

@@ -90,6 +90,9 @@ type app struct {
 	dbPath         string
 	logLevel       string
 	checkDirs      []string
+	// configPath is the --config file (remediation, notify, autofix);
+	// "" configures none of them.
+	configPath string
 }
 
 func (a *app) root() *cobra.Command {
@@ -109,7 +112,9 @@ func (a *app) root() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.dbPath, "db", envOr("VIGIL_DB", sqlite.DefaultPath()), "SQLite database file (env VIGIL_DB)")
 	pf.StringVar(&a.logLevel, "log-level", envOr("VIGIL_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
-	root.AddCommand(a.scanCmd(), a.checksCmd(), a.inventoryCmd(), a.historyCmd(), a.iamCmd(), a.demoCmd(), a.versionCmd())
+	pf.StringVar(&a.configPath, "config", os.Getenv("VIGIL_CONFIG"), "YAML config file: remediation credentials, email, Always Fix rules (env VIGIL_CONFIG; see docs/config.md)")
+	root.AddCommand(a.scanCmd(), a.checksCmd(), a.inventoryCmd(), a.historyCmd(), a.iamCmd(), a.demoCmd(), a.versionCmd(),
+		a.fixCmd(), a.fixesCmd())
 	return root
 }
 

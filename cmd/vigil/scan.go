@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -116,6 +117,26 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 			return &vigil.Error{Code: vigil.EINVALID, Message: "invalid mutes", Err: err}
 		}
 	}
+	actions, err := actionRegistry()
+	if err != nil {
+		return err
+	}
+	cfg, err := a.loadConfig(all, actions)
+	if err != nil {
+		return err
+	}
+	// Always Fix runs after the scan when the config enables it, unless
+	// VIGIL_AUTOFIX is the emergency off switch.
+	autofix := cfg.autofix.Enabled && !autofixKilled()
+	if autofix && cfg.remediation == nil {
+		return vigil.Errorf(vigil.EINVALID, "%s enables autofix but configures no remediation credentials: Vigil scans with read-only credentials "+
+			"and never changes anything with them; add a remediation section (see docs/config.md)", cfg.file)
+	}
+	if autofix {
+		if _, err := notifier(cfg, actions); err != nil {
+			return err
+		}
+	}
 	col, err := awscol.New(awscol.Options{Endpoint: f.endpoint, Regions: splitList(f.regions),
 		Services: splitList(f.services), Rates: rates, Concurrency: f.concurrency, Logger: a.logger()})
 	if err != nil {
@@ -163,6 +184,16 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	if f.output != "" {
 		// Keep the human summary on the terminal when the report goes to a file.
 		_ = rep.Summary(a.stderr)
+	}
+	switch {
+	case autofix && ctx.Err() == nil:
+		// Failed fixes are printed and emailed; the findings alone drive
+		// the exit code. An error (store, credentials) is an error.
+		if err := a.alwaysFix(ctx, cfg, col, accounts, store, all, trust, mutes, sc.ID); err != nil {
+			return errors.Join(runErr, err)
+		}
+	case cfg.autofix.Enabled && autofixKilled():
+		fmt.Fprintf(a.stderr, "\nAlways Fix disabled by %s=%s\n", autofixKillSwitchEnv, os.Getenv(autofixKillSwitchEnv))
 	}
 	if runErr != nil {
 		return runErr
