@@ -1,7 +1,6 @@
 package aws
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -436,84 +435,6 @@ func (a *s3EnableVersioning) put(ctx context.Context, t fix.Target, status s3typ
 
 // --- bucket policies ------------------------------------------------------
 
-// s3PolicyDoc is a bucket policy edited statement by statement: its
-// top-level members in their order and each statement as written, so an
-// edit changes nothing but the statements it adds or removes.
-type s3PolicyDoc struct {
-	keys       []string
-	vals       map[string]json.RawMessage
-	statements []json.RawMessage
-}
-
-func parseS3PolicyDoc(doc string) (*s3PolicyDoc, error) {
-	d := &s3PolicyDoc{vals: map[string]json.RawMessage{}}
-	dec := json.NewDecoder(strings.NewReader(doc))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, errors.New("the bucket policy is not a JSON object")
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("the bucket policy does not parse: %w", err)
-		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("the bucket policy does not parse: %w", err)
-		}
-		if _, dup := d.vals[key]; !dup {
-			d.keys = append(d.keys, key)
-		}
-		d.vals[key] = raw
-	}
-	if raw, ok := d.vals["Statement"]; ok {
-		if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
-			if err := json.Unmarshal(raw, &d.statements); err != nil {
-				return nil, fmt.Errorf("the bucket policy's Statement does not parse: %w", err)
-			}
-		} else {
-			d.statements = []json.RawMessage{raw}
-		}
-	}
-	return d, nil
-}
-
-// String renders the document, compact, with Statement as a list.
-func (d *s3PolicyDoc) String() string {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	keys := d.keys
-	if !contains(keys, "Statement") {
-		keys = append(keys[:len(keys):len(keys)], "Statement")
-	}
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kj, _ := json.Marshal(k)
-		b.Write(kj)
-		b.WriteByte(':')
-		if k == "Statement" {
-			b.WriteByte('[')
-			for j, s := range d.statements {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				b.Write(s)
-			}
-			b.WriteByte(']')
-			continue
-		}
-		b.Write(d.vals[k])
-	}
-	b.WriteByte('}')
-	var out bytes.Buffer
-	if err := json.Compact(&out, b.Bytes()); err != nil {
-		return b.String()
-	}
-	return out.String()
-}
-
 // s3ReadPolicy returns the bucket policy, "" when there is none.
 func s3ReadPolicy(ctx context.Context, c *s3.Client, bucket string) (string, error) {
 	out, err := c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)})
@@ -625,7 +546,7 @@ func (a *s3DenyInsecureTransport) Plan(ctx context.Context, t fix.Target) (*fix.
 		return nil, err
 	}
 	before := s3PolicyBefore(doc)
-	d := &s3PolicyDoc{keys: []string{"Version"}, vals: map[string]json.RawMessage{"Version": json.RawMessage(`"2012-10-17"`)}}
+	d := &resPolicyDoc{keys: []string{"Version"}, vals: map[string]json.RawMessage{"Version": json.RawMessage(`"2012-10-17"`)}}
 	sids := map[string]bool{}
 	if doc != "" {
 		p, err := iampolicy.Parse([]byte(doc))
@@ -639,7 +560,7 @@ func (a *s3DenyInsecureTransport) Plan(ctx context.Context, t fix.Target) (*fix.
 		for _, s := range p.Statements {
 			sids[s.Sid] = true
 		}
-		if d, err = parseS3PolicyDoc(doc); err != nil {
+		if d, err = parseResPolicyDoc(doc); err != nil {
 			return nil, err
 		}
 	}
@@ -694,7 +615,7 @@ func (a *s3RemovePublicPolicyStatements) Plan(ctx context.Context, t fix.Target)
 	if doc == "" {
 		return &fix.Plan{NoOp: true, Steps: []string{"bucket " + r.Name + " has no policy"}, Before: before}, nil
 	}
-	d, err := parseS3PolicyDoc(doc)
+	d, err := parseResPolicyDoc(doc)
 	if err != nil {
 		return nil, err
 	}
