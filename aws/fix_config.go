@@ -145,13 +145,12 @@ func (a *configEnableRecorder) Plan(ctx context.Context, t fix.Target) (*fix.Pla
 	case t.CheckID == "aws-config-recorder-enabled" && !strings.HasSuffix(role, configSLR):
 		return nil, fmt.Errorf("the AWS Config recorder in %s would record with role %s, not the service-linked role that aws-config-recorder-enabled asks for: pass param role_arn=%s", r.Region, role, slr)
 	}
-	switch {
-	case old == nil:
+	if old == nil {
 		st.put = &cfgtypes.ConfigurationRecorder{Name: aws.String(name), RoleARN: aws.String(role),
 			RecordingGroup: &cfgtypes.RecordingGroup{AllSupported: true, IncludeGlobalResourceTypes: global}}
 		steps = append(steps, fmt.Sprintf("create the AWS Config recorder %q in %s with role %s, recording all supported resource types%s",
 			name, r.Region, role, configGlobalNote(global)))
-	default:
+	} else {
 		g := old.RecordingGroup
 		keepGlobal := g != nil && g.IncludeGlobalResourceTypes
 		if g == nil || !g.AllSupported || (global && !keepGlobal) || role != oldRole {

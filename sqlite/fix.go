@@ -81,7 +81,7 @@ func (s *Store) Fixes(ctx context.Context, f vigil.FixFilter) ([]vigil.Fix, erro
 	}
 	q.WriteString(" ORDER BY at DESC, id DESC")
 	if f.Limit > 0 {
-		q.WriteString(fmt.Sprintf(" LIMIT %d", f.Limit))
+		fmt.Fprintf(&q, " LIMIT %d", f.Limit)
 	}
 	return s.queryFixes(ctx, q.String(), args...)
 }
