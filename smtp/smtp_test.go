@@ -7,14 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -22,106 +19,8 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/internal/testenv"
 )
-
-// mailpit is a running Mailpit: a real SMTP server with an HTTP API to
-// read what it received.
-type mailpit struct {
-	smtp, api string
-}
-
-// startMailpit starts Mailpit on free ports with the extra flags; it is
-// stopped when the test ends. The binary comes from PATH or .tools/bin
-// (GOBIN=$PWD/.tools/bin go install github.com/axllent/mailpit@v1.33.1).
-func startMailpit(t *testing.T, flags ...string) *mailpit {
-	t.Helper()
-	bin, err := exec.LookPath("mailpit")
-	if err != nil {
-		bin, _ = filepath.Abs(filepath.Join("..", ".tools", "bin", "mailpit"))
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatalf("mailpit not found in PATH or %s: install it with `GOBIN=$PWD/.tools/bin go install github.com/axllent/mailpit@v1.33.1`", bin)
-		}
-	}
-	m := &mailpit{smtp: freeAddr(t), api: freeAddr(t)}
-	args := append([]string{"--smtp", m.smtp, "--listen", m.api, "--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--disable-version-check", "--smtp-disable-rdns", "--quiet"}, flags...)
-	cmd := exec.Command(bin, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("mailpit exited: %s", out.String())
-		default:
-		}
-		resp, err := http.Get("http://" + m.api + "/api/v1/messages")
-		if err == nil {
-			_ = resp.Body.Close()
-			if c, err := net.Dial("tcp", m.smtp); err == nil {
-				_ = c.Close()
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start: %s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
-
-// received is one message as Mailpit's API returns it.
-type received struct {
-	Subject string
-	From    struct{ Address string }
-	To      []struct{ Name, Address string }
-	Text    string
-}
-
-// messages returns the received messages, newest first, with their text.
-func (m *mailpit) messages(t *testing.T) []received {
-	t.Helper()
-	var list struct {
-		Messages []struct{ ID string }
-	}
-	get(t, "http://"+m.api+"/api/v1/messages", &list)
-	out := make([]received, len(list.Messages))
-	for i, x := range list.Messages {
-		get(t, "http://"+m.api+"/api/v1/message/"+x.ID, &out[i])
-	}
-	return out
-}
-
-func get(t *testing.T, url string, into any) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-}
 
 // testCert writes a self-signed certificate for 127.0.0.1 and returns the
 // cert and key files and a pool that trusts it.
@@ -214,9 +113,9 @@ func TestDeliver(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			mp := startMailpit(t, tc.flags...)
+			mp := testenv.StartMailpit(t, tc.flags...)
 			cfg := tc.cfg
-			cfg.Server, cfg.From, cfg.To = mp.smtp, "Vigil <vigil@example.com>", []string{"secops@example.com", "Oncall <oncall@example.com>"}
+			cfg.Server, cfg.From, cfg.To = mp.SMTP, "Vigil <vigil@example.com>", []string{"secops@example.com", "Oncall <oncall@example.com>"}
 			n, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -228,7 +127,7 @@ func TestDeliver(t *testing.T) {
 			if err := n.Alert(ctx, "Always Fix held back 12 fixes", "max_fixes_per_run is 10"); err != nil {
 				t.Fatalf("Alert: %v", err)
 			}
-			msgs := mp.messages(t)
+			msgs := mp.Messages(t)
 			if len(msgs) != 2 {
 				t.Fatalf("%d messages, want 2", len(msgs))
 			}
@@ -263,26 +162,26 @@ func TestDeliver(t *testing.T) {
 // password, and nothing is delivered.
 func TestDeliverFailures(t *testing.T) {
 	cert, key, pool := testCert(t)
-	secure := startMailpit(t, "--smtp-tls-cert", cert, "--smtp-tls-key", key, "--smtp-require-starttls",
+	secure := testenv.StartMailpit(t, "--smtp-tls-cert", cert, "--smtp-tls-key", key, "--smtp-require-starttls",
 		"--smtp-auth-file", authFile(t, "vigil", "right-pw"))
-	plain := startMailpit(t)
+	plain := testenv.StartMailpit(t)
 	cases := []struct {
 		name string
-		mp   *mailpit
+		mp   *testenv.Mailpit
 		cfg  Config
 		want string
 	}{
 		{"wrong password", secure, Config{Username: "vigil", Password: "wrong-pw-123", RootCAs: pool},
-			"smtp " + secure.smtp + ": authenticate as vigil: "},
+			"smtp " + secure.SMTP + ": authenticate as vigil: "},
 		{"no starttls offered", plain, Config{},
-			"smtp " + plain.smtp + ": the server does not offer STARTTLS (set tls: tls for port 465, or none to send in plain text)"},
+			"smtp " + plain.SMTP + ": the server does not offer STARTTLS (set tls: tls for port 465, or none to send in plain text)"},
 		{"untrusted certificate", secure, Config{Username: "vigil", Password: "right-pw"},
-			"smtp " + secure.smtp + ": starttls: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
+			"smtp " + secure.SMTP + ": starttls: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.Server, cfg.From, cfg.To = tc.mp.smtp, "vigil@example.com", []string{"secops@example.com"}
+			cfg.Server, cfg.From, cfg.To = tc.mp.SMTP, "vigil@example.com", []string{"secops@example.com"}
 			n, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -294,7 +193,7 @@ func TestDeliverFailures(t *testing.T) {
 			if cfg.Password != "" && strings.Contains(err.Error(), cfg.Password) {
 				t.Errorf("the error holds the password: %v", err)
 			}
-			if got := tc.mp.messages(t); len(got) != 0 {
+			if got := tc.mp.Messages(t); len(got) != 0 {
 				t.Errorf("%d messages delivered", len(got))
 			}
 		})

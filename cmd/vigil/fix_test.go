@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -20,6 +17,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/internal/testenv"
 )
 
 const publicCheck = "aws-s3-bucket-no-public-read"
@@ -472,98 +470,15 @@ func TestParseParams(t *testing.T) {
 	}
 }
 
-// mailpit is a running Mailpit: a real SMTP server whose HTTP API lists
-// what it received.
-type mailpit struct{ smtp, api string }
-
-// startMailpit starts Mailpit on free ports, stopped when the test ends.
-// The binary comes from PATH or .tools/bin
-// (GOBIN=$PWD/.tools/bin go install github.com/axllent/mailpit@v1.33.1).
-func startMailpit(t *testing.T) *mailpit {
-	t.Helper()
-	bin, err := exec.LookPath("mailpit")
-	if err != nil {
-		bin, _ = filepath.Abs(filepath.Join("..", "..", ".tools", "bin", "mailpit"))
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatalf("mailpit not found in PATH or %s: install it with `GOBIN=$PWD/.tools/bin go install github.com/axllent/mailpit@v1.33.1`", bin)
-		}
-	}
-	free := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = l.Close() }()
-		return l.Addr().String()
-	}
-	m := &mailpit{smtp: free(), api: free()}
-	cmd := exec.Command(bin, "--smtp", m.smtp, "--listen", m.api, "--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--disable-version-check", "--smtp-disable-rdns", "--quiet")
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-exited:
-			t.Fatalf("mailpit exited: %s", log.String())
-		default:
-		}
-		if resp, err := http.Get("http://" + m.api + "/api/v1/messages"); err == nil {
-			_ = resp.Body.Close()
-			if c, err := net.Dial("tcp", m.smtp); err == nil {
-				_ = c.Close()
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start: %s", log.String())
-		}
-	}
-}
-
-// email is one received message.
-type email struct {
-	Subject string
-	To      []struct{ Address string }
-	Text    string
-}
-
-// messages returns what Mailpit received, newest first.
-func (m *mailpit) messages(t *testing.T) []email {
-	t.Helper()
-	get := func(url string, into any) {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var list struct{ Messages []struct{ ID string } }
-	get("http://"+m.api+"/api/v1/messages", &list)
-	out := make([]email, len(list.Messages))
-	for i, x := range list.Messages {
-		get("http://"+m.api+"/api/v1/message/"+x.ID, &out[i])
-	}
-	return out
-}
-
 // TestScanAlwaysFix: a scan with Always Fix enabled fixes the public
 // bucket after storing its findings, prints the summary on stderr and
 // emails the fix; a failed guard or fix leaves the exit code to the
 // findings; VIGIL_AUTOFIX=off fixes nothing and says so.
 func TestScanAlwaysFix(t *testing.T) {
-	mp := startMailpit(t)
+	mp := testenv.StartMailpit(t)
 	cfg := writeConfig(t, `remediation: {}
 notify:
-  email: {server: "`+mp.smtp+`", tls: none, from: "Vigil <vigil@example.com>", to: [secops@example.com, oncall@example.com]}
+  email: {server: "`+mp.SMTP+`", tls: none, from: "Vigil <vigil@example.com>", to: [secops@example.com, oncall@example.com]}
 autofix:
   enabled: true
   rules:
@@ -607,7 +522,7 @@ autofix:
 		if !allBlocked(bpa("acme-exports")) {
 			t.Errorf("the bucket is not private: %+v", bpa("acme-exports"))
 		}
-		msgs := mp.messages(t)
+		msgs := mp.Messages(t)
 		if len(msgs) != 1 {
 			t.Fatalf("%d emails, want 1", len(msgs))
 		}
@@ -635,7 +550,7 @@ autofix:
 		emulator.Reset(t)
 		t.Setenv("VIGIL_AUTOFIX", "off")
 		bpa := seedBuckets(t, nil, "acme-exports")
-		before := len(mp.messages(t))
+		before := len(mp.Messages(t))
 		db := filepath.Join(t.TempDir(), "vigil.db")
 		code, stderr := run(t, db)
 		if code != 3 || !strings.Contains(stderr, "\nAlways Fix disabled by VIGIL_AUTOFIX=off\n") || strings.Contains(stderr, "verified") {
@@ -647,7 +562,7 @@ autofix:
 		if fs := fixRecords(t, db); len(fs) != 0 {
 			t.Errorf("records %+v", fs)
 		}
-		if n := len(mp.messages(t)); n != before {
+		if n := len(mp.Messages(t)); n != before {
 			t.Errorf("%d emails sent with the kill switch on", n-before)
 		}
 	})
