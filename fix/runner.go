@@ -42,6 +42,13 @@ type Runner struct {
 	Trust  policy.Trust
 	Logger *slog.Logger
 	Now    func() time.Time
+	// VerifyAttempts is how many times a fix's verification reads the
+	// resource back while the check still fails (default 1): AWS applies
+	// some changes asynchronously (RDS modifications, IAM, S3 settings
+	// propagating), and a read right after the call may still show the old
+	// state. VerifyWait is the first pause between reads; it doubles.
+	VerifyAttempts int
+	VerifyWait     time.Duration
 }
 
 // Job is one finding prepared for fixing: its check, the action the check
@@ -131,13 +138,30 @@ func (r *Runner) Apply(ctx context.Context, j *Job, f vigil.Fix, p *Plan) (vigil
 
 // verify re-reads the resource and evaluates the check on it.
 func (r *Runner) verify(ctx context.Context, j *Job, f vigil.Fix, note string) (vigil.Fix, error) {
-	fresh, err := r.Refresh.Refresh(ctx, j.Target.Resource)
-	if err != nil {
-		f.Status, f.Reason = vigil.FixFailed, "verify: could not read the resource back: "+err.Error()
-		return r.finish(ctx, f)
+	var fresh vigil.Resource
+	var o policy.Outcome
+	wait := r.VerifyWait
+	for attempt := 1; ; attempt++ {
+		var err error
+		fresh, err = r.Refresh.Refresh(ctx, j.Target.Resource)
+		if err != nil {
+			f.Status, f.Reason = vigil.FixFailed, "verify: could not read the resource back: "+err.Error()
+			return r.finish(ctx, f)
+		}
+		o = j.Check.Evaluate(policy.NewInput(&fresh, r.now()).WithTrust(r.Trust))
+		if !o.Applies || o.Status == vigil.StatusPass || attempt >= r.VerifyAttempts || len(f.Calls) == 0 {
+			break
+		}
+		r.log().Info("fix not visible yet, reading again", "fix", f.ID, "attempt", attempt, "wait", wait)
+		select {
+		case <-ctx.Done():
+			f.Status, f.Reason = vigil.FixFailed, "verify: "+ctx.Err().Error()
+			return r.finish(ctx, f)
+		case <-time.After(wait):
+		}
+		wait *= 2
 	}
 	f.After = fresh.Properties
-	o := j.Check.Evaluate(policy.NewInput(&fresh, r.now()).WithTrust(r.Trust))
 	switch {
 	case !o.Applies:
 		f.Status, f.Reason = vigil.FixVerified, "the check no longer applies to the resource"

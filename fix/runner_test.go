@@ -492,3 +492,51 @@ func TestRunnerPrepareErrors(t *testing.T) {
 		}
 	}
 }
+
+// lagging is a Refresher that shows the state from before the fix for its
+// first stale reads, as AWS may right after an asynchronous change.
+type lagging struct {
+	c     *cloud
+	stale int
+	mu    sync.Mutex
+	reads int
+}
+
+func (l *lagging) Refresh(ctx context.Context, r vigil.Resource) (vigil.Resource, error) {
+	l.mu.Lock()
+	l.reads++
+	n := l.reads
+	l.mu.Unlock()
+	if n <= l.stale {
+		r.Properties = map[string]any{"open": true}
+		return r, nil
+	}
+	return l.c.Refresh(ctx, r)
+}
+
+// TestRunnerVerifyRetries: a fix that AWS shows late is verified once it
+// shows, within VerifyAttempts; past them it is failed.
+func TestRunnerVerifyRetries(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		attempts int
+		want     vigil.FixStatus
+		reads    int
+	}{
+		{"shows on the third read", 3, vigil.FixVerified, 3},
+		{"not within two reads", 2, vigil.FixFailed, 2},
+		{"default: one read", 0, vigil.FixFailed, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, widget("a", true))
+			lag := &lagging{c: e.cloud, stale: 2}
+			e.runner.Refresh, e.runner.VerifyAttempts, e.runner.VerifyWait = lag, tc.attempts, time.Millisecond
+			f := e.planApply("test-widget-closed", "a")
+			if f.Status != tc.want || lag.reads != tc.reads {
+				t.Errorf("got %s after %d reads (%s), want %s after %d", f.Status, lag.reads, f.Reason, tc.want, tc.reads)
+			}
+		})
+	}
+}

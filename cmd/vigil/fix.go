@@ -225,7 +225,8 @@ func (e *fixEnv) runner(account string) (*fix.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &fix.Runner{Store: e.store, Actions: reg, Checks: e.setup.checks, Refresh: fixer, Trust: e.setup.trust, Logger: e.a.logger()}
+	r := &fix.Runner{Store: e.store, Actions: reg, Checks: e.setup.checks, Refresh: fixer, Trust: e.setup.trust, Logger: e.a.logger(),
+		VerifyAttempts: verifyAttempts, VerifyWait: verifyWait}
 	if e.setup.remediation != nil {
 		r.Notify = e.setup.notify
 	}
@@ -626,7 +627,8 @@ func (a *app) alwaysFix(ctx context.Context, cfg *fileConfig, col *awscol.Collec
 	if err != nil {
 		return err
 	}
-	r := &fix.Runner{Store: store, Actions: reg, Checks: checks, Refresh: fixer, Notify: n, Trust: trust, Logger: a.logger()}
+	r := &fix.Runner{Store: store, Actions: reg, Checks: checks, Refresh: fixer, Notify: n, Trust: trust, Logger: a.logger(),
+		VerifyAttempts: verifyAttempts, VerifyWait: verifyWait}
 	results, err := store.Results(ctx, vigil.ResultFilter{ScanID: scanID})
 	if err != nil {
 		return fmt.Errorf("read results: %w", err)
@@ -864,3 +866,12 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, vigil.Errorf(vigil.EINVALID, "--since %q: want a duration such as 24h or 7d, or a time such as 2026-01-02T15:04:05Z", s)
 }
+
+// A fix is read back up to verifyAttempts times, waiting verifyWait and
+// then twice as long each time, while the check still fails: about 14 s in
+// all for changes AWS applies asynchronously. A fix that is visible at
+// once (most are) is verified on the first read.
+var (
+	verifyAttempts = 4
+	verifyWait     = 2 * time.Second
+)
