@@ -248,3 +248,9 @@ func unmarshal(s string, v any) error {
 	}
 	return nil
 }
+
+// DB returns the store's single writer connection, for packages that keep
+// their own tables in the same database file and must write in the same
+// transactions as the store (the River job queue's outbox). A transaction
+// begun on it holds the only write connection until it ends.
+func (s *Store) DB() *sql.DB { return s.w }
