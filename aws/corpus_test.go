@@ -358,23 +358,9 @@ func seedCorpus(t *testing.T, seeds []corpusSeed) {
 // 100 requests/s and take 7-12 s without the limit (moto's own pace).
 func collectCorpus(t *testing.T) *collected {
 	t.Helper()
-	c, err := New(Options{Endpoint: moto.URL, Regions: []string{"us-east-1"},
+	return collectOptions(t, Options{Regions: []string{"us-east-1"},
 		Services: []string{"s3", "sqs", "sns", "kms", "secretsmanager", "ecr", "lambda"},
-		Rates:    map[string]float64{"s3": 2000},
-		Now:      func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	acct, err := c.Resolve(ctx, Target{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &collected{resources: map[string]vigil.Resource{}}
-	if err := c.Collect(ctx, acct, out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+		Rates:    map[string]float64{"s3": 2000}})
 }
 
 // TestCorpusVerdicts seeds moto with a resource for every public-* corpus

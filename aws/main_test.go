@@ -85,8 +85,16 @@ func collect(t *testing.T, services []string, regions ...string) *collected {
 	if len(regions) == 0 {
 		regions = []string{"us-east-1"}
 	}
-	c, err := New(Options{Endpoint: moto.URL, Regions: regions, Services: services,
-		Now: func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }})
+	return collectOptions(t, Options{Regions: regions, Services: services})
+}
+
+// collectOptions runs a collector with opts against moto (endpoint and
+// clock set here) and returns what it sent.
+func collectOptions(t *testing.T, opts Options) *collected {
+	t.Helper()
+	opts.Endpoint = moto.URL
+	opts.Now = func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -63,20 +64,8 @@ func BenchmarkScanDemo(b *testing.B) {
 			name += "/rates=unlimited"
 		}
 		b.Run(name, func(b *testing.B) {
-			srv, err := moto.Start()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer srv.Stop()
-			b.Setenv("AWS_ACCESS_KEY_ID", "bench")
-			b.Setenv("AWS_SECRET_ACCESS_KEY", "bench")
-			b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			srv, cfg := startMoto(b)
 			ctx := context.Background()
-			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"), config.WithBaseEndpoint(srv.URL),
-				config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("bench", "bench", "")))
-			if err != nil {
-				b.Fatal(err)
-			}
 			if err := demo.Seed(ctx, cfg, scale); err != nil {
 				b.Fatal(err)
 			}
@@ -114,6 +103,26 @@ func BenchmarkScanDemo(b *testing.B) {
 			}
 		})
 	}
+}
+
+// startMoto starts moto for a benchmark, with credentials in the
+// environment, and returns it with an SDK config that points at it.
+func startMoto(b *testing.B) (*moto.Server, aws.Config) {
+	b.Helper()
+	srv, err := moto.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Stop)
+	b.Setenv("AWS_ACCESS_KEY_ID", "bench")
+	b.Setenv("AWS_SECRET_ACCESS_KEY", "bench")
+	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("us-east-1"), config.WithBaseEndpoint(srv.URL),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("bench", "bench", "")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv, cfg
 }
 
 // estate generates n resources spread over the types the built-in checks

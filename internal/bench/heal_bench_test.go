@@ -8,14 +8,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/vigilsec/vigil"
 	awscol "github.com/vigilsec/vigil/aws"
 	"github.com/vigilsec/vigil/fix"
-	"github.com/vigilsec/vigil/internal/moto"
 	"github.com/vigilsec/vigil/policy"
 	"github.com/vigilsec/vigil/policy/builtin"
 	"github.com/vigilsec/vigil/scan"
@@ -28,20 +25,8 @@ import (
 // the check. It reports the scan, the fix, and the time from "the scan
 // finds the public bucket" to "fix verified".
 func BenchmarkHealPublicBucket(b *testing.B) {
-	srv, err := moto.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Stop()
-	b.Setenv("AWS_ACCESS_KEY_ID", "bench")
-	b.Setenv("AWS_SECRET_ACCESS_KEY", "bench")
-	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	srv, cfg := startMoto(b)
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"), config.WithBaseEndpoint(srv.URL),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("bench", "bench", "")))
-	if err != nil {
-		b.Fatal(err)
-	}
 	checks, err := policy.Load(builtin.Source())
 	if err != nil {
 		b.Fatal(err)
