@@ -97,10 +97,13 @@ type Version struct {
 	Hash       string    `json:"hash"`
 	ObservedAt time.Time `json:"observed_at"`
 	ScanID     string    `json:"scan_id,omitempty"`
-	Actor      string    `json:"actor,omitempty"`
-	Deleted    bool      `json:"deleted,omitempty"`
-	Resource   Resource  `json:"resource"`
-	Diff       []DiffOp  `json:"diff,omitempty"`
+	// Actor is the ARN (or Azure principal) of who made the change, when
+	// an event told; Cause is that event.
+	Actor    string   `json:"actor,omitempty"`
+	Cause    *Cause   `json:"cause,omitempty"`
+	Deleted  bool     `json:"deleted,omitempty"`
+	Resource Resource `json:"resource"`
+	Diff     []DiffOp `json:"diff,omitempty"`
 }
 
 // DiffOp is one difference between two JSON documents: an added, removed or
