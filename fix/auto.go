@@ -143,6 +143,18 @@ func parseTag(s string) (string, string, error) {
 	return k, v, nil
 }
 
+// Rule returns the first rule that would fix the finding of checkID on
+// res (its checks and scope match), or nil. It does not look at the
+// guards, nor at whether the policy is enabled.
+func (p AutoPolicy) Rule(checkID string, res *vigil.Resource) *Rule {
+	for i := range p.Rules {
+		if rl := &p.Rules[i]; rl.matchesCheck(checkID) && rl.inScope(res) {
+			return rl
+		}
+	}
+	return nil
+}
+
 // matchesCheck reports whether one of the rule's patterns matches a check id.
 func (rl *Rule) matchesCheck(id string) bool {
 	for _, pat := range rl.Checks {

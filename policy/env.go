@@ -15,7 +15,6 @@ import (
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
-	"cel.dev/cel-go/ext"
 	"cel.dev/cel-go/parser"
 )
 
@@ -32,7 +31,7 @@ const (
 
 // newEnv returns the CEL environment of check expressions.
 func newEnv() (*cel.Env, error) {
-	return cel.NewEnv(append(iamFunctions(),
+	return cel.NewEnv(append(append(iamFunctions(), EnvOptions()...),
 		cel.Variable(varResource, cel.DynType),
 		cel.Variable(varName, cel.StringType),
 		cel.Variable(varUID, cel.StringType),
@@ -40,19 +39,6 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable(varAccount, cel.StringType),
 		cel.Variable(varTags, cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable(varNow, cel.TimestampType),
-		// Properties from collectors carry ints, those read back from
-		// the store carry doubles; comparisons must not care.
-		cel.CrossTypeNumericComparisons(true),
-		ext.Strings(),
-		ext.Sets(),
-		ext.Lists(),
-		cel.OptionalTypes(),
-		cel.Function("cidr.isWorld",
-			cel.Overload("cidr_is_world_string", []*cel.Type{cel.StringType}, cel.BoolType,
-				cel.UnaryBinding(func(v ref.Val) ref.Val { return types.Bool(isWorldCIDR(string(v.(types.String)))) }))),
-		cel.Function("cidr.contains",
-			cel.Overload("cidr_contains_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
-				cel.BinaryBinding(cidrContains))),
 		// daysSince(ts) expands to daysSinceAt(ts, now) so that the clock
 		// is an input of each evaluation rather than global state.
 		cel.Macros(cel.GlobalMacro("daysSince", 1,

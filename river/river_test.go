@@ -3,8 +3,10 @@ package river
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +14,13 @@ import (
 	riverqueue "github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/sqlite"
 )
+
+func alert(key, channel string) AlertArgs {
+	return NewAlert(vigil.Alert{Key: key, Channel: channel, Kind: vigil.AlertChange, Title: "t"})
+}
 
 // recorder is a Deliver function that fails the first fails calls and
 // records the notifications it accepted.
@@ -21,10 +28,10 @@ type recorder struct {
 	mu        sync.Mutex
 	fails     int
 	calls     int
-	delivered []NotifyArgs
+	delivered []vigil.Alert
 }
 
-func (r *recorder) deliver(_ context.Context, args NotifyArgs) error {
+func (r *recorder) deliver(_ context.Context, args vigil.Alert, _ int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
@@ -80,7 +87,7 @@ func openQueue(t *testing.T, store *sqlite.Store, r *recorder) *Queue {
 
 // insert adds args in a transaction on the store's writer and commits it or
 // rolls it back.
-func insert(t *testing.T, store *sqlite.Store, q *Queue, args NotifyArgs, commit bool) bool {
+func insert(t *testing.T, store *sqlite.Store, q *Queue, args AlertArgs, commit bool) bool {
 	t.Helper()
 	ctx := t.Context()
 	tx, err := store.DB().BeginTx(ctx, nil)
@@ -150,10 +157,10 @@ func TestOutboxTransaction(t *testing.T) {
 	r := &recorder{}
 	q := openQueue(t, store, r)
 
-	if !insert(t, store, q, NotifyArgs{Channel: "email", Key: "rolled-back", Subject: "s", Body: "b"}, false) {
+	if !insert(t, store, q, alert("rolled-back", "email"), false) {
 		t.Fatal("rolled-back insert reported a duplicate")
 	}
-	if !insert(t, store, q, NotifyArgs{Channel: "email", Key: "committed", Subject: "s", Body: "b"}, true) {
+	if !insert(t, store, q, alert("committed", "email"), true) {
 		t.Fatal("committed insert reported a duplicate")
 	}
 	if n := jobCount(t, store); n != 1 {
@@ -178,7 +185,7 @@ func TestRetryUntilDelivered(t *testing.T) {
 	store := openStore(t, filepath.Join(t.TempDir(), "vigil.db"))
 	r := &recorder{fails: 2}
 	q := openQueue(t, store, r)
-	insert(t, store, q, NotifyArgs{Channel: "slack", Key: "finding-1", Subject: "s", Body: "b"}, true)
+	insert(t, store, q, alert("finding-1", "slack"), true)
 
 	next := start(t, q)
 	begin := time.Now()
@@ -211,7 +218,7 @@ func TestJobSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	insert(t, first, q1, NotifyArgs{Channel: "email", Key: "before-restart", Subject: "s", Body: "b"}, true)
+	insert(t, first, q1, alert("before-restart", "email"), true)
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +231,8 @@ func TestJobSurvivesRestart(t *testing.T) {
 	job := next()
 	stop(t, q2)
 
-	if job.Kind != "notify" || job.State != rivertype.JobStateCompleted {
-		t.Errorf("job kind %s state %s, want notify completed", job.Kind, job.State)
+	if job.Kind != "alert" || job.State != rivertype.JobStateCompleted {
+		t.Errorf("job kind %s state %s, want alert completed", job.Kind, job.State)
 	}
 	if calls, _ := r1.result(); calls != 0 {
 		t.Errorf("first process delivered %d times, want 0", calls)
@@ -242,13 +249,13 @@ func TestIdempotencyKey(t *testing.T) {
 	r := &recorder{}
 	q := openQueue(t, store, r)
 
-	args := NotifyArgs{Channel: "email", Key: "scan-7/finding-3", Subject: "s", Body: "b"}
+	args := alert("scan-7/finding-3", "email")
 	if !insert(t, store, q, args, true) {
 		t.Fatal("first insert reported a duplicate")
 	}
 	// Same key, different content: still the same notification.
 	dup := args
-	dup.Body = "other body"
+	dup.Alert.Title = "other title"
 	if insert(t, store, q, dup, true) {
 		t.Error("second insert of the same key was inserted")
 	}
@@ -279,7 +286,131 @@ func TestInsertTxEmptyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if _, err := q.InsertTx(t.Context(), tx, NotifyArgs{Channel: "email"}); err == nil {
+	if _, err := q.InsertTx(t.Context(), tx, AlertArgs{Alert: vigil.Alert{Channel: "email"}}); err == nil {
 		t.Fatal("insert with an empty key succeeded")
 	}
 }
+
+func TestPermanentFailureIsVisible(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, filepath.Join(t.TempDir(), "vigil.db"))
+	var mu sync.Mutex
+	var failed []string
+	q, err := Open(t.Context(), store, Options{
+		Deliver:     func(context.Context, vigil.Alert, int) error { return errBadRequest },
+		Permanent:   func(err error) bool { return errors.Is(err, errBadRequest) },
+		RetryPolicy: retrySoon{},
+		Failed: func(a vigil.Alert, attempt int, final bool, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			failed = append(failed, fmt.Sprintf("%s/%d/%v", a.Key, attempt, final))
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert(t, store, q, alert("bad-1", "hook"), true)
+	events, cancel := q.client.Subscribe(riverqueue.EventKindJobCancelled)
+	defer cancel()
+	if err := q.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		if ev.Job.Attempt != 1 {
+			t.Errorf("cancelled after %d attempts, want 1", ev.Job.Attempt)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("job not cancelled within 30s")
+	}
+	stop(t, q)
+	ds, err := q.Deliveries(t.Context(), 10, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].State != "cancelled" || ds[0].Alert.Key != "bad-1" || !ds[0].Failing() ||
+		!strings.Contains(ds[0].LastError, "400 bad request") {
+		t.Errorf("failing deliveries = %+v, want bad-1 cancelled with the 400 error", ds)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(failed, []string{"bad-1/1/true"}) {
+		t.Errorf("Failed calls = %v, want [bad-1/1/true]", failed)
+	}
+}
+
+var errBadRequest = errors.New("400 bad request")
+
+func TestFixAndScheduledScanJobs(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, filepath.Join(t.TempDir(), "vigil.db"))
+	fixes := make(chan FixArgs, 4)
+	scans := make(chan ScanArgs, 4)
+	q, err := Open(t.Context(), store, Options{
+		Fix:       func(_ context.Context, a FixArgs) error { fixes <- a; return nil },
+		Scan:      func(_ context.Context, a ScanArgs) error { scans <- a; return nil },
+		Schedules: []Schedule{{Name: "hourly", Every: Interval(time.Second), Accounts: []string{"123456789012"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := FixArgs{Key: "fix/c/u/h1", CheckID: "c", UID: "u"}
+	for range 2 {
+		tx, err := store.DB().BeginTx(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Outbox(tx).Enqueue(t.Context(), args); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-fixes:
+		if got != args {
+			t.Errorf("fix job args %+v, want %+v", got, args)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no fix job ran within 30s")
+	}
+	select {
+	case got := <-scans:
+		if got.Schedule != "hourly" || !slices.Equal(got.Accounts, []string{"123456789012"}) {
+			t.Errorf("scan job args %+v", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no scheduled scan ran within 30s")
+	}
+	stop(t, q)
+	select {
+	case got := <-fixes:
+		t.Errorf("the same fix key ran twice: %+v", got)
+	default:
+	}
+}
+
+func TestInsertRejectsBadJobs(t *testing.T) {
+	t.Parallel()
+	store := openStore(t, filepath.Join(t.TempDir(), "vigil.db"))
+	q, err := Open(t.Context(), store, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, job := range []vigil.JobArgs{AlertArgs{Key: "k"}, FixArgs{Key: "k", CheckID: "c"}, otherJob{}} {
+		if _, err := q.Insert(t.Context(), job); vigil.ErrorCode(err) != vigil.EINVALID {
+			t.Errorf("Insert(%#v) = %v, want EINVALID", job, err)
+		}
+	}
+	if err := q.Start(t.Context()); vigil.ErrorCode(err) != vigil.EINVALID {
+		t.Errorf("Start on an insert-only queue = %v, want EINVALID", err)
+	}
+}
+
+type otherJob struct{}
+
+func (otherJob) Kind() string { return "other" }

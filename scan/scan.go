@@ -36,6 +36,11 @@ type Options struct {
 	BatchSize int
 	// AccountConcurrency bounds accounts collected at once (default 4).
 	AccountConcurrency int
+	// After, if set, runs in the transaction of each batch written, with
+	// what the batch changed: `vigil serve` enqueues alerts and Always Fix
+	// jobs there, so that they exist exactly when the change does. It
+	// needs a Store that implements vigil.ChangeStore.
+	After vigil.AfterRecord
 	// Progress, if set, receives the state of every unit of work.
 	Progress func(vigil.Progress)
 	Logger   *slog.Logger
@@ -246,27 +251,39 @@ func (s *run) collect(ctx context.Context, accounts []vigil.Account) []error {
 // evaluate hashes a resource and runs its type's checks on it.
 func (s *run) evaluate(r vigil.Resource) item {
 	r.ComputeHash()
-	checks := s.opts.Checks.ForType(r.Type)
-	it := item{r: r, results: make([]vigil.Result, 0, len(checks))}
-	if len(checks) == 0 {
-		return it
+	return item{r: r, results: Evaluate(s.opts.Checks, s.opts.Mutes, s.opts.Trust, &r, s.now, s.scan.ID)}
+}
+
+// Evaluate runs the checks of r's type on it at now and returns the result
+// of each check that applies, muted where a mute matches, for scan (or
+// event) scanID. Scans and the event watcher share it, so a resource gets
+// the same verdicts however it was read.
+func Evaluate(checks *policy.Set, mutes *policy.Mutes, trust policy.Trust, r *vigil.Resource, now time.Time, scanID string) []vigil.Result {
+	cs := checks.ForType(r.Type)
+	if len(cs) == 0 {
+		return nil
 	}
-	in := policy.NewInput(&r, s.now).WithTrust(s.opts.Trust)
-	for _, c := range checks {
+	out := make([]vigil.Result, 0, len(cs))
+	in := policy.NewInput(r, now).WithTrust(trust)
+	for _, c := range cs {
 		o := c.Evaluate(in)
 		if !o.Applies {
 			continue
 		}
-		o = s.opts.Mutes.Apply(c.ID, &r, s.now, o)
-		it.results = append(it.results, s.result(c, r.UID, r.Provider, r.Account, r.Region, o.Status, o.Reason))
+		o = mutes.Apply(c.ID, r, now, o)
+		out = append(out, newResult(c, r.UID, r.Provider, r.Account, r.Region, o.Status, o.Reason, now, scanID))
 	}
-	return it
+	return out
+}
+
+func newResult(c *policy.Check, uid string, p vigil.Provider, account, region string, st vigil.Status, reason string, now time.Time, scanID string) vigil.Result {
+	return vigil.Result{CheckID: c.ID, ResourceUID: uid, ResourceType: c.ResourceType, Provider: p,
+		Account: account, Region: region, Severity: c.Severity, Status: st, Reason: reason,
+		LastSeen: now, ScanID: scanID}
 }
 
 func (s *run) result(c *policy.Check, uid string, p vigil.Provider, account, region string, st vigil.Status, reason string) vigil.Result {
-	return vigil.Result{CheckID: c.ID, ResourceUID: uid, ResourceType: c.ResourceType, Provider: p,
-		Account: account, Region: region, Severity: c.Severity, Status: st, Reason: reason,
-		LastSeen: s.now, ScanID: s.scan.ID}
+	return newResult(c, uid, p, account, region, st, reason, s.now, s.scan.ID)
 }
 
 // write batches resources and results into the store. When the store
@@ -281,12 +298,9 @@ func (s *run) write(ctx context.Context, items <-chan item, stop func()) error {
 		if len(rs) == 0 && len(results) == 0 {
 			return nil
 		}
-		changed, err := s.opts.Store.PutResources(ctx, s.scan.ID, rs)
+		changed, err := s.store(ctx, rs, results)
 		if err != nil {
-			return fmt.Errorf("store resources: %w", err)
-		}
-		if err := s.opts.Store.PutResults(ctx, s.scan.ID, results); err != nil {
-			return fmt.Errorf("store results: %w", err)
+			return err
 		}
 		s.scan.Stats.Resources += len(rs)
 		s.scan.Stats.Changed += changed
@@ -312,6 +326,30 @@ func (s *run) write(ctx context.Context, items <-chan item, stop func()) error {
 		return failed
 	}
 	return flush()
+}
+
+// store writes one batch: resources and results in one transaction with
+// the After hook, or (without one) resources then results.
+func (s *run) store(ctx context.Context, rs []vigil.Resource, results []vigil.Result) (int, error) {
+	if s.opts.After != nil {
+		cs, ok := s.opts.Store.(vigil.ChangeStore)
+		if !ok {
+			return 0, vigil.Errorf(vigil.EINTERNAL, "store resources: the store cannot run an after-record hook")
+		}
+		rec, err := cs.Record(ctx, vigil.Observation{ScanID: s.scan.ID, At: s.now, Resources: rs, Results: results}, s.opts.After)
+		if err != nil {
+			return 0, fmt.Errorf("store resources: %w", err)
+		}
+		return len(rec.Changes), nil
+	}
+	changed, err := s.opts.Store.PutResources(ctx, s.scan.ID, rs)
+	if err != nil {
+		return 0, fmt.Errorf("store resources: %w", err)
+	}
+	if err := s.opts.Store.PutResults(ctx, s.scan.ID, results); err != nil {
+		return 0, fmt.Errorf("store results: %w", err)
+	}
+	return changed, nil
 }
 
 func (s *run) count(r vigil.Result) {

@@ -1,6 +1,8 @@
-// Package smtp sends Vigil's fix notifications by email. It is named after
-// its dependency, the standard library's net/smtp, and implements
-// fix.Notifier: one message per applied fix, and one per guard alert.
+// Package smtp sends Vigil's fix notifications and alerts by email. It is
+// named after its dependency, the standard library's net/smtp, and
+// implements fix.Notifier: one message per applied fix, and one per guard
+// alert; SendAlert emails a vigil.Alert for the notify package's email
+// channel.
 //
 // The connection is always encrypted unless TLS is "none": "starttls"
 // (port 587) upgrades the connection and fails when the server does not
@@ -14,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -26,11 +29,13 @@ import (
 	"net"
 	"net/mail"
 	netsmtp "net/smtp"
+	"net/textproto"
 	"strings"
 	"time"
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/fix"
+	"github.com/vigilsec/vigil/notify/alerttext"
 )
 
 // TLS modes.
@@ -151,6 +156,33 @@ func (n *Notifier) Alert(ctx context.Context, subject, body string) error {
 	return n.send(ctx, "[vigil] alert: "+subject, body+"\n")
 }
 
+// maxAlertDiff bounds the diff in an alert's email: enough for any one
+// resource's change, small enough for every mail client.
+const maxAlertDiff = 20000
+
+// SendAlert emails an alert: subject "[Vigil] CRITICAL <title>", the text
+// of AlertBody, and a Message-ID derived from the alert's key, so that a
+// duplicate delivery (a retry after a lost reply) carries the same
+// Message-ID and mail clients and archives can recognise it.
+func (n *Notifier) SendAlert(ctx context.Context, a vigil.Alert) error {
+	t := alerttext.Render(a, maxAlertDiff)
+	return n.sendMessage(ctx, t.Subject, alerttext.Body(t), MessageID(a.Key, n.domain()), oneLine(a.Key))
+}
+
+// AlertSubject is the subject of an alert's email.
+func AlertSubject(a vigil.Alert) string { return alerttext.Render(a, 0).Subject }
+
+// AlertBody is the plain text of an alert's email.
+func AlertBody(a vigil.Alert) string { return alerttext.Body(alerttext.Render(a, maxAlertDiff)) }
+
+// MessageID is the Message-ID of the email of the alert with this key, at
+// the sender's domain: "<vigil.HASH@example.com>". It hashes the key
+// because a key may hold any character and a Message-ID may not.
+func MessageID(key, domain string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "<vigil." + hex.EncodeToString(sum[:16]) + "@" + domain + ">"
+}
+
 // FixSubject is the subject of a fix's message:
 // "[vigil] verified: aws.s3.block-public-access on arn:aws:s3:::acme-exports".
 func FixSubject(f vigil.Fix) string {
@@ -203,9 +235,21 @@ func (n *Notifier) FixBody(f vigil.Fix) string {
 	return b.String()
 }
 
-// send delivers one message to every recipient.
+// send delivers one message to every recipient, with a random Message-ID.
 func (n *Notifier) send(ctx context.Context, subject, body string) error {
-	msg, err := n.message(subject, body)
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	return n.sendMessage(ctx, subject, body, "<"+hex.EncodeToString(id[:])+"@"+n.domain()+">", "")
+}
+
+func (n *Notifier) domain() string {
+	return n.from.Address[strings.LastIndex(n.from.Address, "@")+1:]
+}
+
+// sendMessage delivers one message to every recipient; alertKey, when not
+// empty, goes in an X-Vigil-Alert-Key header.
+func (n *Notifier) sendMessage(ctx context.Context, subject, body, msgID, alertKey string) error {
+	msg, err := n.message(subject, body, msgID, alertKey)
 	if err != nil {
 		return err
 	}
@@ -249,7 +293,7 @@ func (n *Notifier) dial(ctx context.Context) (*netsmtp.Client, error) {
 	}
 	if n.cfg.mode() == StartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return fail(errors.New("the server does not offer STARTTLS (set tls: tls for port 465, or none to send in plain text)"))
+			return fail(configError{errors.New("the server does not offer STARTTLS (set tls: tls for port 465, or none to send in plain text)")})
 		}
 		if err := c.StartTLS(tc); err != nil {
 			return fail(fmt.Errorf("starttls: %w", err))
@@ -259,7 +303,7 @@ func (n *Notifier) dial(ctx context.Context) (*netsmtp.Client, error) {
 		// PlainAuth refuses an unencrypted connection to anything but
 		// localhost, so the password never crosses a network in clear.
 		if err := c.Auth(netsmtp.PlainAuth("", n.cfg.Username, n.cfg.Password, n.host)); err != nil {
-			return fail(fmt.Errorf("authenticate as %s: %s", n.cfg.Username, redact(err.Error(), n.cfg.Password)))
+			return fail(fmt.Errorf("authenticate as %s: %w", n.cfg.Username, redactErr(err, n.cfg.Password)))
 		}
 	}
 	return c, nil
@@ -289,10 +333,7 @@ func (n *Notifier) deliver(c *netsmtp.Client, msg []byte) error {
 
 // message renders the headers and a quoted-printable text body (long
 // lines, such as a call's JSON input, stay within SMTP's line limit).
-func (n *Notifier) message(subject, body string) ([]byte, error) {
-	var id [12]byte
-	_, _ = rand.Read(id[:])
-	domain := n.from.Address[strings.LastIndex(n.from.Address, "@")+1:]
+func (n *Notifier) message(subject, body, msgID, alertKey string) ([]byte, error) {
 	to := make([]string, len(n.to))
 	for i, a := range n.to {
 		to[i] = a.String()
@@ -303,11 +344,14 @@ func (n *Notifier) message(subject, body string) ([]byte, error) {
 	h("To", strings.Join(to, ", "))
 	h("Subject", mime.QEncoding.Encode("utf-8", oneLine(subject)))
 	h("Date", n.cfg.Now().Format(time.RFC1123Z))
-	h("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
+	h("Message-ID", msgID)
 	h("MIME-Version", "1.0")
 	h("Content-Type", `text/plain; charset="utf-8"`)
 	h("Content-Transfer-Encoding", "quoted-printable")
 	h("Auto-Submitted", "auto-generated")
+	if alertKey != "" {
+		h("X-Vigil-Alert-Key", alertKey)
+	}
 	b.WriteString("\r\n")
 	qp := quotedprintable.NewWriter(&b)
 	if _, err := qp.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n"))); err != nil {
@@ -331,3 +375,23 @@ func redact(s, secret string) string {
 	}
 	return strings.ReplaceAll(s, secret, "[redacted]")
 }
+
+// redactErr keeps the server's reply code of an SMTP error (5xx is
+// permanent, 4xx is not) while taking the password out of its text.
+func redactErr(err error, secret string) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return &textproto.Error{Code: te.Code, Msg: redact(te.Msg, secret)}
+	}
+	return errors.New(redact(err.Error(), secret))
+}
+
+// configError is a failure that retrying cannot cure: the configuration
+// or the server must change first.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+// Permanent tells retrying callers (notify.IsPermanent) not to retry.
+func (e configError) Permanent() bool { return true }

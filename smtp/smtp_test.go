@@ -7,10 +7,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -267,5 +271,97 @@ func TestFixBody(t *testing.T) {
 	u.ID, u.Mode, u.UndoOf, u.Status = "x-ffffffffff", "undo", "x-0a1b2c3d4e", vigil.FixUndone
 	if body := n.FixBody(u); !strings.HasPrefix(body, "Vigil undid fix x-0a1b2c3d4e.\n") || strings.Contains(body, "vigil fix undo") {
 		t.Errorf("undo body:\n%s", body)
+	}
+}
+
+// sampleAlert is a finding alert as the alert rules make it.
+func sampleAlert() vigil.Alert {
+	return vigil.Alert{Key: "finding/aws-s3-bucket-no-public-read/arn:aws:s3:::acme-exports/ops", Kind: vigil.AlertFinding,
+		Severity: vigil.Critical, Title: "S3 bucket acme-exports is public", What: "The bucket ACL grants READ to AllUsers.",
+		Why: "Anyone can list and read the objects.", Action: "nothing: alert only",
+		Resource: vigil.AlertTarget{UID: "arn:aws:s3:::acme-exports", Type: "aws.s3.bucket", Account: "123456789012", Region: "us-east-1"},
+		CheckID:  "aws-s3-bucket-no-public-read", FindingID: "f-059ce9d837", At: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
+}
+
+// TestSendAlert emails an alert twice (a retry) to a real SMTP server:
+// both copies have its subject, body and the same Message-ID derived from
+// its key, and the key in X-Vigil-Alert-Key.
+func TestSendAlert(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	n, err := New(Config{Server: mp.SMTP, TLS: NoTLS, From: "vigil@example.com", To: []string{"secops@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sampleAlert()
+	for range 2 {
+		if err := n.SendAlert(t.Context(), a); err != nil {
+			t.Fatalf("SendAlert: %v", err)
+		}
+	}
+	msgs := mp.Messages(t)
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2", len(msgs))
+	}
+	wantID := MessageID(a.Key, "example.com")
+	if !strings.HasPrefix(wantID, "<vigil.") || !strings.HasSuffix(wantID, "@example.com>") || len(wantID) != len("<vigil.@example.com>")+32 {
+		t.Errorf("MessageID %q", wantID)
+	}
+	if MessageID(a.Key+"x", "example.com") == wantID {
+		t.Error("two keys give one Message-ID")
+	}
+	for _, m := range msgs {
+		if m.Subject != "[Vigil] CRITICAL S3 bucket acme-exports is public" {
+			t.Errorf("subject %q", m.Subject)
+		}
+		for _, line := range []string{"What happened:", "  The bucket ACL grants READ to AllUsers.", "Why it matters:",
+			"  Anyone can list and read the objects.", "What Vigil did:", "  nothing: alert only",
+			"  arn:aws:s3:::acme-exports (aws.s3.bucket, account 123456789012, region us-east-1)",
+			"  finding f-059ce9d837 (check aws-s3-bucket-no-public-read)",
+			"  The finding is open. To fix it: vigil fix f-059ce9d837"} {
+			if !strings.Contains(m.Text, line+"\r\n") && !strings.Contains(m.Text, line+"\n") {
+				t.Errorf("body lacks line %q:\n%s", line, m.Text)
+			}
+		}
+	}
+	var list struct {
+		Messages []struct{ ID, MessageID string }
+	}
+	getJSON(t, "http://"+mp.API+"/api/v1/messages", &list)
+	for _, m := range list.Messages {
+		if "<"+m.MessageID+">" != wantID {
+			t.Errorf("Message-ID <%s>, want %s", m.MessageID, wantID)
+		}
+		var h map[string][]string
+		getJSON(t, "http://"+mp.API+"/api/v1/message/"+m.ID+"/headers", &h)
+		if got := h["X-Vigil-Alert-Key"]; len(got) != 1 || got[0] != a.Key {
+			t.Errorf("X-Vigil-Alert-Key %q, want %q", got, a.Key)
+		}
+	}
+}
+
+// TestAuthErrorKeepsCode: a refused login keeps the server's 535 reply
+// (permanent for notify.IsPermanent) without the password in it.
+func TestAuthErrorKeepsCode(t *testing.T) {
+	mp := testenv.StartMailpit(t, "--smtp-auth-file", authFile(t, "vigil", "right-pw"), "--smtp-auth-allow-insecure")
+	n, err := New(Config{Server: mp.SMTP, TLS: NoTLS, Username: "vigil", Password: "wrong-pw-123", From: "vigil@example.com", To: []string{"a@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.SendAlert(t.Context(), sampleAlert())
+	var te *textproto.Error
+	if !errors.As(err, &te) || te.Code != 535 || strings.Contains(err.Error(), "wrong-pw-123") {
+		t.Fatalf("error %v, want a 535 reply without the password", err)
+	}
+}
+
+func getJSON(t *testing.T, url string, into any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }
