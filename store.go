@@ -49,6 +49,11 @@ type Store interface {
 	// FixStore is the audit trail of fixes.
 	FixStore
 
+	// ChangeStore records observations (an event's or a scan batch's
+	// resources, deletions and results) in one transaction, and lists
+	// the changes.
+	ChangeStore
+
 	// Close releases the store.
 	Close() error
 }

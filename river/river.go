@@ -376,17 +376,16 @@ type Delivery struct {
 	Alert       vigil.Alert `json:"alert"`
 }
 
-// Failing reports whether the delivery is retrying or gave up.
+// Failing reports whether the delivery failed and is not delivered: it
+// is waiting for a retry (retryable, or available again), being retried,
+// or given up (cancelled, discarded).
 func (d Delivery) Failing() bool {
-	switch d.State {
-	case string(rivertype.JobStateRetryable), string(rivertype.JobStateCancelled), string(rivertype.JobStateDiscarded):
-		return true
-	}
-	return false
+	return d.State != string(rivertype.JobStateCompleted) && d.LastError != ""
 }
 
 // Deliveries lists alert jobs, newest first, at most limit (default 100).
-// With failing set it lists only those retrying or given up.
+// With failing set it lists only those that failed and are not delivered
+// (see Delivery.Failing).
 func (q *Queue) Deliveries(ctx context.Context, limit int, failing bool) ([]Delivery, error) {
 	if limit <= 0 {
 		limit = 100
@@ -394,7 +393,8 @@ func (q *Queue) Deliveries(ctx context.Context, limit int, failing bool) ([]Deli
 	params := riverqueue.NewJobListParams().Kinds(AlertArgs{}.Kind()).First(min(limit, 10000)).
 		OrderBy(riverqueue.JobListOrderByID, riverqueue.SortOrderDesc)
 	if failing {
-		params = params.States(rivertype.JobStateRetryable, rivertype.JobStateCancelled, rivertype.JobStateDiscarded)
+		params = params.States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateCancelled, rivertype.JobStateDiscarded)
 	}
 	res, err := q.client.JobList(ctx, params)
 	if err != nil {
@@ -405,6 +405,9 @@ func (q *Queue) Deliveries(ctx context.Context, limit int, failing bool) ([]Deli
 		d, err := delivery(j)
 		if err != nil {
 			return nil, err
+		}
+		if failing && !d.Failing() {
+			continue
 		}
 		out = append(out, d)
 	}

@@ -27,17 +27,22 @@ func scanResource(row scanner, extra ...any) (vigil.Resource, error) {
 	if err := row.Scan(dest...); err != nil {
 		return r, err
 	}
+	return r, decodeResource(&r, tags, props, readErrors, collected)
+}
+
+// decodeResource sets r's documents and collection time from their columns.
+func decodeResource(r *vigil.Resource, tags, props, readErrors, collected string) error {
 	var err error
 	if r.CollectedAt, err = parseTime(collected); err != nil {
-		return r, err
+		return err
 	}
 	if err := unmarshal(tags, &r.Tags); err != nil {
-		return r, err
+		return err
 	}
 	if err := unmarshal(props, &r.Properties); err != nil {
-		return r, err
+		return err
 	}
-	return r, unmarshal(readErrors, &r.ReadErrors)
+	return unmarshal(readErrors, &r.ReadErrors)
 }
 
 // document is the part of a resource that versions diff: the values of its
@@ -62,52 +67,23 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 	if len(rs) == 0 {
 		return 0, nil
 	}
-	// Hashing is CPU work that needs no lock: done before the transaction,
-	// concurrent callers hash in parallel while one of them writes.
-	rs = slices.Clone(rs)
-	for i := range rs {
-		r := &rs[i]
-		if r.UID == "" {
-			return 0, fmt.Errorf("put resources: %w", vigil.Errorf(vigil.EINVALID, "resource %q of type %s has no uid", r.Name, r.Type))
-		}
-		if r.Hash == "" {
-			r.ComputeHash()
-		}
-		if r.CollectedAt.IsZero() {
-			r.CollectedAt = s.now()
-		}
-		r.CollectedAt = r.CollectedAt.UTC()
+	rs, err := prepareResources(rs, s.now)
+	if err != nil {
+		return 0, fmt.Errorf("put resources: %w", err)
 	}
 	changed := 0
-	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		stmts, err := prepare(ctx, tx,
-			`SELECT hash, deleted_at IS NOT NULL, provider, account, region, type FROM resources WHERE uid = ?`,
-			`SELECT name, tags, properties, read_errors,
-				(SELECT coalesce(max(seq), 0) FROM resource_versions v WHERE v.uid = r.uid)
-			FROM resources r WHERE uid = ?`,
-			`INSERT INTO resources (uid, provider, account, region, type, name, tags, properties, read_errors,
-				hash, collected_at, first_seen, last_seen, last_scan_id, deleted_at)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11, ?12, NULL)
-			ON CONFLICT (uid) DO UPDATE SET provider = excluded.provider, account = excluded.account,
-				region = excluded.region, type = excluded.type, name = excluded.name, tags = excluded.tags,
-				properties = excluded.properties, read_errors = excluded.read_errors, hash = excluded.hash,
-				collected_at = excluded.collected_at, last_seen = excluded.last_seen,
-				last_scan_id = excluded.last_scan_id, deleted_at = NULL`,
-			`UPDATE resources SET collected_at = ?1, last_seen = ?1, last_scan_id = ?2 WHERE uid = ?3`,
-			`INSERT INTO resource_versions (uid, seq, hash, observed_at, scan_id, deleted, resource, diff)
-			VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
-		)
+	err = inTx(ctx, s.w, func(tx *sql.Tx) error {
+		p, err := newPutter(ctx, tx, false)
 		if err != nil {
 			return err
 		}
-		defer closeAll(stmts)
-		p := putter{state: stmts[0], prev: stmts[1], upsert: stmts[2], touch: stmts[3], version: stmts[4]}
+		defer p.close()
 		for _, r := range rs {
-			c, err := p.put(ctx, scanID, r)
+			c, err := p.put(ctx, scanID, origin{}, r)
 			if err != nil {
 				return fmt.Errorf("resource %s: %w", r.UID, err)
 			}
-			if c {
+			if c != nil {
 				changed++
 			}
 		}
@@ -119,32 +95,112 @@ func (s *Store) PutResources(ctx context.Context, scanID string, rs []vigil.Reso
 	return changed, nil
 }
 
-// putter holds the statements PutResources prepares in its transaction.
-type putter struct{ state, prev, upsert, touch, version *sql.Stmt }
+// prepareResources returns a copy of rs, each hashed when its Hash is empty
+// and with its collection time (def() when zero) in UTC. Hashing is CPU work
+// that needs no lock: done before the transaction, concurrent callers hash
+// in parallel while one of them writes.
+func prepareResources(rs []vigil.Resource, def func() time.Time) ([]vigil.Resource, error) {
+	rs = slices.Clone(rs)
+	for i := range rs {
+		r := &rs[i]
+		if r.UID == "" {
+			return nil, vigil.Errorf(vigil.EINVALID, "resource %q of type %s has no uid", r.Name, r.Type)
+		}
+		if r.Hash == "" {
+			r.ComputeHash()
+		}
+		if r.CollectedAt.IsZero() {
+			r.CollectedAt = def()
+		}
+		r.CollectedAt = r.CollectedAt.UTC()
+	}
+	return rs, nil
+}
 
-// put stores r, hashed and with its collection time set, and reports whether
-// it got a new version.
-func (p putter) put(ctx context.Context, scanID string, r vigil.Resource) (bool, error) {
+// origin is what the new versions of one write record about their cause:
+// nothing for a scan, the event and its actor for an event.
+type origin struct {
+	cause *vigil.Cause
+	actor string
+	json  any // the cause as JSON text, or nil for SQL NULL
+}
+
+func newOrigin(c *vigil.Cause) (origin, error) {
+	if c == nil {
+		return origin{}, nil
+	}
+	doc, err := marshal(c)
+	if err != nil {
+		return origin{}, fmt.Errorf("encode cause: %w", err)
+	}
+	return origin{cause: c, actor: c.Actor.ARN, json: doc}, nil
+}
+
+// insertVersion is the statement that adds a version, shared by puts and
+// deletions.
+const insertVersion = `INSERT INTO resource_versions (uid, seq, hash, observed_at, scan_id, actor, cause, deleted, resource, diff)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// putter holds the statements that PutResources and Record prepare in their
+// transaction.
+type putter struct {
+	state, prev, upsert, touch, version *sql.Stmt
+	stmts                               []*sql.Stmt
+	// old makes put decode the previous state into its Change (Record);
+	// PutResources only counts changes and skips that work.
+	old bool
+}
+
+func newPutter(ctx context.Context, tx *sql.Tx, old bool) (putter, error) {
+	stmts, err := prepare(ctx, tx,
+		`SELECT hash, deleted_at IS NOT NULL, provider, account, region, type FROM resources WHERE uid = ?`,
+		`SELECT name, tags, properties, read_errors, collected_at,
+			(SELECT coalesce(max(seq), 0) FROM resource_versions v WHERE v.uid = r.uid)
+		FROM resources r WHERE uid = ?`,
+		`INSERT INTO resources (uid, provider, account, region, type, name, tags, properties, read_errors,
+			hash, collected_at, first_seen, last_seen, last_scan_id, deleted_at)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11, ?12, NULL)
+		ON CONFLICT (uid) DO UPDATE SET provider = excluded.provider, account = excluded.account,
+			region = excluded.region, type = excluded.type, name = excluded.name, tags = excluded.tags,
+			properties = excluded.properties, read_errors = excluded.read_errors, hash = excluded.hash,
+			collected_at = excluded.collected_at, last_seen = excluded.last_seen,
+			last_scan_id = excluded.last_scan_id, deleted_at = NULL`,
+		`UPDATE resources SET collected_at = ?1, last_seen = ?1, last_scan_id = ?2 WHERE uid = ?3`,
+		insertVersion,
+	)
+	if err != nil {
+		return putter{}, err
+	}
+	return putter{state: stmts[0], prev: stmts[1], upsert: stmts[2], touch: stmts[3], version: stmts[4],
+		stmts: stmts, old: old}, nil
+}
+
+func (p putter) close() { closeAll(p.stmts) }
+
+// put stores r, hashed and with its collection time set, and returns its
+// change when it got a new version (nil otherwise). The change's Old is set
+// only when the putter was made for it.
+func (p putter) put(ctx context.Context, scanID string, o origin, r vigil.Resource) (*vigil.Change, error) {
 	seen := formatTime(r.CollectedAt)
 	var hash string
 	var deleted bool
-	var was vigil.Resource
+	was := vigil.Resource{UID: r.UID}
 	err := p.state.QueryRowContext(ctx, r.UID).Scan(&hash, &deleted, &was.Provider, &was.Account, &was.Region, &was.Type)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, err
+		return nil, err
 	}
 	same := found && hash == r.Hash && !deleted
 	if same && was.Provider == r.Provider && was.Account == r.Account && was.Region == r.Region && was.Type == r.Type {
 		// Unchanged, the common case: a narrow update that leaves the
 		// indexed columns alone.
 		_, err := p.touch.ExecContext(ctx, seen, scanID, r.UID)
-		return false, err
+		return nil, err
 	}
 
 	enc, err := encodeResource(r)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	upsert := func() error {
 		_, err := p.upsert.ExecContext(ctx, r.UID, r.Provider, r.Account, r.Region, r.Type, r.Name,
@@ -154,31 +210,41 @@ func (p putter) put(ctx context.Context, scanID string, r vigil.Resource) (bool,
 	if same {
 		// Only the labels outside the hash changed (say the region of a
 		// global resource): rewrite the row, with no version.
-		return false, upsert()
+		return nil, upsert()
 	}
+	ch := &vigil.Change{New: r}
 	seq := 1
 	var diff []vigil.DiffOp
 	if found {
-		var name, tags, props, readErrors string
-		if err := p.prev.QueryRowContext(ctx, r.UID).Scan(&name, &tags, &props, &readErrors, &seq); err != nil {
-			return false, err
+		var tags, props, readErrors, collected string
+		if err := p.prev.QueryRowContext(ctx, r.UID).Scan(&was.Name, &tags, &props, &readErrors, &collected, &seq); err != nil {
+			return nil, err
 		}
 		seq++
 		diff = jsondiff.Diff(
-			document(name, json.RawMessage(tags), json.RawMessage(props), json.RawMessage(readErrors)),
+			document(was.Name, json.RawMessage(tags), json.RawMessage(props), json.RawMessage(readErrors)),
 			document(r.Name, r.Tags, r.Properties, r.ReadErrors))
+		if p.old {
+			was.Hash = hash
+			if err := decodeResource(&was, tags, props, readErrors, collected); err != nil {
+				return nil, err
+			}
+			ch.Old = &was
+		}
 	}
 	diffJSON, err := marshal(diff)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := upsert(); err != nil {
-		return false, err
+		return nil, err
 	}
-	if _, err := p.version.ExecContext(ctx, r.UID, seq, r.Hash, seen, scanID, enc.doc, diffJSON); err != nil {
-		return false, fmt.Errorf("version %d: %w", seq, err)
+	if _, err := p.version.ExecContext(ctx, r.UID, seq, r.Hash, seen, scanID, o.actor, o.json, false, enc.doc, diffJSON); err != nil {
+		return nil, fmt.Errorf("version %d: %w", seq, err)
 	}
-	return true, nil
+	ch.Version = vigil.Version{UID: r.UID, Seq: seq, Hash: r.Hash, ObservedAt: r.CollectedAt, ScanID: scanID,
+		Actor: o.actor, Cause: o.cause, Resource: r, Diff: diff}
+	return ch, nil
 }
 
 // encoded is a resource's JSON: its tags, properties and read errors for
@@ -255,46 +321,29 @@ func (s *Store) Sweep(ctx context.Context, scanID string, at time.Time, scopes [
 	ts := formatTime(at)
 	deleted := 0
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		stmts, err := prepare(ctx, tx,
-			`SELECT `+resourceCols+`, (SELECT coalesce(max(seq), 0) FROM resource_versions v WHERE v.uid = r.uid)
+		find, err := tx.PrepareContext(ctx, `SELECT `+resourceCols+`,
+				(SELECT coalesce(max(seq), 0) FROM resource_versions v WHERE v.uid = r.uid)
 			FROM resources r
 			WHERE account = ? AND type = ? AND (? = '' OR region = ?) AND deleted_at IS NULL AND last_scan_id != ?
 				AND last_seen < ?
-			ORDER BY uid`,
-			`INSERT INTO resource_versions (uid, seq, hash, observed_at, scan_id, deleted, resource, diff)
-			VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
-			`UPDATE resources SET deleted_at = ? WHERE uid = ?`,
-			`UPDATE results SET resolved_at = ? WHERE resource_uid = ? AND resolved_at IS NULL`,
-		)
+			ORDER BY uid`)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		defer find.Close()
+		d, err := newDeleter(ctx, tx, false)
 		if err != nil {
 			return err
 		}
-		defer closeAll(stmts)
-		find, version, del, resolve := stmts[0], stmts[1], stmts[2], stmts[3]
-
+		defer d.close()
 		for _, sc := range scopes {
 			gone, seqs, err := findGone(ctx, find, scanID, ts, sc)
 			if err != nil {
 				return fmt.Errorf("scope %s/%s/%s: %w", sc.Account, sc.Region, sc.Type, err)
 			}
 			for i, r := range gone {
-				diff := jsondiff.Diff(document(r.Name, r.Tags, r.Properties, r.ReadErrors), map[string]any{})
-				doc, err := marshal(r)
-				if err != nil {
+				if _, _, err := d.delete(ctx, scanID, at, origin{}, r, seqs[i]); err != nil {
 					return fmt.Errorf("resource %s: %w", r.UID, err)
-				}
-				diffJSON, err := marshal(diff)
-				if err != nil {
-					return fmt.Errorf("resource %s: %w", r.UID, err)
-				}
-				if _, err := version.ExecContext(ctx, r.UID, seqs[i]+1, r.Hash, ts, scanID, doc, diffJSON); err != nil {
-					return fmt.Errorf("resource %s: %w", r.UID, err)
-				}
-				if _, err := del.ExecContext(ctx, ts, r.UID); err != nil {
-					return fmt.Errorf("resource %s: %w", r.UID, err)
-				}
-				if _, err := resolve.ExecContext(ctx, ts, r.UID); err != nil {
-					return fmt.Errorf("resource %s: resolve results: %w", r.UID, err)
 				}
 				deleted++
 			}
@@ -305,6 +354,80 @@ func (s *Store) Sweep(ctx context.Context, scanID string, at time.Time, scopes [
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
 	return deleted, nil
+}
+
+// deleter holds the statements that mark resources deleted, shared by Sweep
+// and Record.
+type deleter struct {
+	version, del, resolve *sql.Stmt
+	// open reads the findings that a deletion resolves, for Record's
+	// transitions; nil for Sweep, which reports none.
+	open  *sql.Stmt
+	stmts []*sql.Stmt
+}
+
+func newDeleter(ctx context.Context, tx *sql.Tx, transitions bool) (deleter, error) {
+	qs := []string{
+		insertVersion,
+		`UPDATE resources SET deleted_at = ? WHERE uid = ?`,
+		`UPDATE results SET resolved_at = ? WHERE resource_uid = ? AND resolved_at IS NULL`,
+	}
+	if transitions {
+		qs = append(qs, `SELECT `+resultCols+` FROM results
+			WHERE resource_uid = ? AND resolved_at IS NULL AND status IN ('fail', 'error') ORDER BY check_id`)
+	}
+	stmts, err := prepare(ctx, tx, qs...)
+	if err != nil {
+		return deleter{}, err
+	}
+	d := deleter{version: stmts[0], del: stmts[1], resolve: stmts[2], stmts: stmts}
+	if transitions {
+		d.open = stmts[3]
+	}
+	return d, nil
+}
+
+func (d deleter) close() { closeAll(d.stmts) }
+
+// delete marks r, whose last version is seq, deleted at time at: a version
+// with Deleted set, r as its Resource and a Diff that removes the whole
+// document; r's unresolved results (whatever their status, which is kept)
+// are resolved at at. It returns the version and, when the deleter was made
+// for them, the transitions of the fail and error results it resolved.
+func (d deleter) delete(ctx context.Context, scanID string, at time.Time, o origin, r vigil.Resource, seq int) (vigil.Version, []vigil.Transition, error) {
+	ts := formatTime(at)
+	var trs []vigil.Transition
+	if d.open != nil {
+		open, err := queryResults(ctx, d.open, r.UID)
+		if err != nil {
+			return vigil.Version{}, nil, fmt.Errorf("open results: %w", err)
+		}
+		for _, res := range open {
+			res.ResolvedAt = &at
+			trs = append(trs, vigil.Transition{Result: res, From: res.Status, Resolved: true})
+		}
+	}
+	diff := jsondiff.Diff(document(r.Name, r.Tags, r.Properties, r.ReadErrors), map[string]any{})
+	doc, err := marshal(r)
+	if err != nil {
+		return vigil.Version{}, nil, err
+	}
+	diffJSON, err := marshal(diff)
+	if err != nil {
+		return vigil.Version{}, nil, err
+	}
+	if _, err := d.version.ExecContext(ctx, r.UID, seq+1, r.Hash, ts, scanID, o.actor, o.json, true, doc, diffJSON); err != nil {
+		return vigil.Version{}, nil, fmt.Errorf("version %d: %w", seq+1, err)
+	}
+	if _, err := d.del.ExecContext(ctx, ts, r.UID); err != nil {
+		return vigil.Version{}, nil, err
+	}
+	if _, err := d.resolve.ExecContext(ctx, ts, r.UID); err != nil {
+		return vigil.Version{}, nil, fmt.Errorf("resolve results: %w", err)
+	}
+	v := vigil.Version{UID: r.UID, Seq: seq + 1, Hash: r.Hash, ObservedAt: at, ScanID: scanID,
+		Actor: o.actor, Cause: o.cause, Deleted: true, Resource: r, Diff: diff}
+	return v, trs, nil
 }
 
 // findGone reads the resources that Sweep deletes in one scope, with their
@@ -381,35 +504,51 @@ func (s *Store) Resources(ctx context.Context, f vigil.ResourceFilter) ([]vigil.
 // Versions returns the versions of the resource uid, oldest first; an
 // unknown uid is an ENOTFOUND error.
 func (s *Store) Versions(ctx context.Context, uid string) ([]vigil.Version, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, hash, observed_at, scan_id, actor, deleted, resource, diff
-		FROM resource_versions WHERE uid = ? ORDER BY seq`, uid)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+versionCols+` FROM resource_versions WHERE uid = ? ORDER BY seq`, uid)
 	if err != nil {
 		return nil, fmt.Errorf("versions of %s: %w", uid, err)
 	}
-	defer rows.Close()
-	var vs []vigil.Version
-	for rows.Next() {
-		v := vigil.Version{UID: uid}
-		var observed, doc, diff string
-		if err := rows.Scan(&v.Seq, &v.Hash, &observed, &v.ScanID, &v.Actor, &v.Deleted, &doc, &diff); err != nil {
-			return nil, fmt.Errorf("versions of %s: %w", uid, err)
-		}
-		if v.ObservedAt, err = parseTime(observed); err != nil {
-			return nil, fmt.Errorf("versions of %s: %w", uid, err)
-		}
-		if err := unmarshal(doc, &v.Resource); err != nil {
-			return nil, fmt.Errorf("versions of %s: %w", uid, err)
-		}
-		if err := unmarshal(diff, &v.Diff); err != nil {
-			return nil, fmt.Errorf("versions of %s: %w", uid, err)
-		}
-		vs = append(vs, v)
-	}
-	if err := rows.Err(); err != nil {
+	vs, err := scanVersions(rows)
+	if err != nil {
 		return nil, fmt.Errorf("versions of %s: %w", uid, err)
 	}
 	if len(vs) == 0 {
 		return nil, vigil.Errorf(vigil.ENOTFOUND, "resource %s not found", uid)
 	}
 	return vs, nil
+}
+
+// versionCols are the columns scanVersions reads, in order.
+const versionCols = `uid, seq, hash, observed_at, scan_id, actor, cause, deleted, resource, diff`
+
+// scanVersions reads and closes rows of versionCols.
+func scanVersions(rows *sql.Rows) ([]vigil.Version, error) {
+	defer rows.Close()
+	var vs []vigil.Version
+	for rows.Next() {
+		var v vigil.Version
+		var observed, doc, diff string
+		var cause sql.NullString
+		if err := rows.Scan(&v.UID, &v.Seq, &v.Hash, &observed, &v.ScanID, &v.Actor, &cause, &v.Deleted, &doc, &diff); err != nil {
+			return nil, err
+		}
+		var err error
+		if v.ObservedAt, err = parseTime(observed); err != nil {
+			return nil, err
+		}
+		if cause.Valid {
+			v.Cause = new(vigil.Cause)
+			if err := unmarshal(cause.String, v.Cause); err != nil {
+				return nil, err
+			}
+		}
+		if err := unmarshal(doc, &v.Resource); err != nil {
+			return nil, err
+		}
+		if err := unmarshal(diff, &v.Diff); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,37 +38,14 @@ func (s *Store) PutResults(ctx context.Context, scanID string, rs []vigil.Result
 	}
 	rs = dedupResults(rs)
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO results (check_id, resource_uid, resource_type, provider,
-				account, region, severity, status, reason, first_seen, status_since, last_seen, resolved_at, scan_id)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10, NULL, ?11)
-			ON CONFLICT (check_id, resource_uid) DO UPDATE SET
-				status_since = CASE WHEN results.status = excluded.status
-						AND NOT (results.resolved_at IS NOT NULL AND excluded.status IN ('fail', 'error'))
-					THEN results.status_since ELSE excluded.last_seen END,
-				resolved_at = CASE
-					WHEN excluded.status IN ('fail', 'error') THEN NULL
-					WHEN excluded.status = 'pass' AND results.status IN ('fail', 'error')
-						THEN coalesce(results.resolved_at, excluded.last_seen)
-					ELSE results.resolved_at END,
-				status = excluded.status, last_seen = excluded.last_seen, reason = excluded.reason,
-				severity = excluded.severity, scan_id = excluded.scan_id,
-				resource_type = excluded.resource_type, provider = excluded.provider,
-				account = excluded.account, region = excluded.region`)
+		w, err := newResultWriter(ctx, tx, false)
 		if err != nil {
-			return fmt.Errorf("prepare: %w", err)
+			return err
 		}
-		defer st.Close()
+		defer w.close()
 		for _, r := range rs {
-			if r.CheckID == "" || r.ResourceUID == "" {
-				return vigil.Errorf(vigil.EINVALID, "result needs a check id and a resource uid (got %q, %q)", r.CheckID, r.ResourceUID)
-			}
-			at := r.LastSeen
-			if at.IsZero() {
-				at = s.now()
-			}
-			if _, err := st.ExecContext(ctx, r.CheckID, r.ResourceUID, r.ResourceType, r.Provider, r.Account,
-				r.Region, r.Severity, r.Status, r.Reason, formatTime(at), scanID); err != nil {
-				return fmt.Errorf("result %s on %s: %w", r.CheckID, r.ResourceUID, err)
+			if _, _, err := w.put(ctx, scanID, r, s.now); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -76,6 +54,98 @@ func (s *Store) PutResults(ctx context.Context, scanID string, rs []vigil.Result
 		return fmt.Errorf("put results: %w", err)
 	}
 	return nil
+}
+
+// resultWriter holds the statements that PutResults and Record prepare in
+// their transaction.
+type resultWriter struct {
+	upsert *sql.Stmt
+	// prev and get read a result before and after its upsert, for Record's
+	// transitions; nil for PutResults, which reports none.
+	prev, get *sql.Stmt
+	stmts     []*sql.Stmt
+}
+
+func newResultWriter(ctx context.Context, tx *sql.Tx, transitions bool) (resultWriter, error) {
+	qs := []string{`INSERT INTO results (check_id, resource_uid, resource_type, provider,
+			account, region, severity, status, reason, first_seen, status_since, last_seen, resolved_at, scan_id)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10, NULL, ?11)
+		ON CONFLICT (check_id, resource_uid) DO UPDATE SET
+			status_since = CASE WHEN results.status = excluded.status
+					AND NOT (results.resolved_at IS NOT NULL AND excluded.status IN ('fail', 'error'))
+				THEN results.status_since ELSE excluded.last_seen END,
+			resolved_at = CASE
+				WHEN excluded.status IN ('fail', 'error') THEN NULL
+				WHEN excluded.status = 'pass' AND results.status IN ('fail', 'error')
+					THEN coalesce(results.resolved_at, excluded.last_seen)
+				ELSE results.resolved_at END,
+			status = excluded.status, last_seen = excluded.last_seen, reason = excluded.reason,
+			severity = excluded.severity, scan_id = excluded.scan_id,
+			resource_type = excluded.resource_type, provider = excluded.provider,
+			account = excluded.account, region = excluded.region`}
+	if transitions {
+		qs = append(qs,
+			`SELECT status, resolved_at IS NOT NULL FROM results WHERE check_id = ? AND resource_uid = ?`,
+			`SELECT `+resultCols+` FROM results WHERE check_id = ? AND resource_uid = ?`)
+	}
+	stmts, err := prepare(ctx, tx, qs...)
+	if err != nil {
+		return resultWriter{}, err
+	}
+	w := resultWriter{upsert: stmts[0], stmts: stmts}
+	if transitions {
+		w.prev, w.get = stmts[1], stmts[2]
+	}
+	return w, nil
+}
+
+func (w resultWriter) close() { closeAll(w.stmts) }
+
+// put upserts r, evaluated at its LastSeen (def() when zero), with the
+// semantics of PutResults. When the writer was made for transitions, it
+// returns r's transition, if it has one, and true.
+//
+// A fail opens the finding when the result is new, passed, was muted or was
+// resolved (then it reopens); an error never opens one, since an alert
+// about a check that could not run is not a new finding, but it is open
+// for resolution: a pass after an unresolved fail or error resolves it.
+func (w resultWriter) put(ctx context.Context, scanID string, r vigil.Result, def func() time.Time) (vigil.Transition, bool, error) {
+	if r.CheckID == "" || r.ResourceUID == "" {
+		return vigil.Transition{}, false, vigil.Errorf(vigil.EINVALID, "result needs a check id and a resource uid (got %q, %q)", r.CheckID, r.ResourceUID)
+	}
+	at := r.LastSeen
+	if at.IsZero() {
+		at = def()
+	}
+	var from vigil.Status
+	var wasResolved bool
+	if w.prev != nil {
+		err := w.prev.QueryRowContext(ctx, r.CheckID, r.ResourceUID).Scan(&from, &wasResolved)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return vigil.Transition{}, false, fmt.Errorf("result %s on %s: %w", r.CheckID, r.ResourceUID, err)
+		}
+	}
+	if _, err := w.upsert.ExecContext(ctx, r.CheckID, r.ResourceUID, r.ResourceType, r.Provider, r.Account,
+		r.Region, r.Severity, r.Status, r.Reason, formatTime(at), scanID); err != nil {
+		return vigil.Transition{}, false, fmt.Errorf("result %s on %s: %w", r.CheckID, r.ResourceUID, err)
+	}
+	if w.get == nil {
+		return vigil.Transition{}, false, nil
+	}
+	tr := vigil.Transition{From: from}
+	switch {
+	case r.Status == vigil.StatusFail && (from == "" || wasResolved || from == vigil.StatusPass || from == vigil.StatusMuted):
+		tr.Opened, tr.Reopened = true, wasResolved
+	case r.Status == vigil.StatusPass && !wasResolved && (from == vigil.StatusFail || from == vigil.StatusError):
+		tr.Resolved = true
+	default:
+		return vigil.Transition{}, false, nil
+	}
+	var err error
+	if tr.Result, err = scanResult(w.get.QueryRowContext(ctx, r.CheckID, r.ResourceUID)); err != nil {
+		return vigil.Transition{}, false, fmt.Errorf("result %s on %s: %w", r.CheckID, r.ResourceUID, err)
+	}
+	return tr, true, nil
 }
 
 // statusRank orders statuses for dedupResults: the worse, the higher.
@@ -173,8 +243,7 @@ func (s *Store) ResolveStale(ctx context.Context, scanID string, at time.Time, c
 // id and resource uid.
 func (s *Store) Results(ctx context.Context, f vigil.ResultFilter) ([]vigil.Result, error) {
 	var q strings.Builder
-	q.WriteString(`SELECT check_id, resource_uid, resource_type, provider, account, region, severity, status,
-		reason, first_seen, status_since, last_seen, resolved_at, scan_id FROM results WHERE 1 = 1`)
+	q.WriteString(`SELECT ` + resultCols + ` FROM results WHERE 1 = 1`)
 	var args []any
 	for _, c := range []struct{ col, val string }{
 		{"account", f.Account}, {"check_id", f.CheckID}, {"resource_uid", f.UID}, {"scan_id", f.ScanID},
@@ -199,31 +268,57 @@ func (s *Store) Results(ctx context.Context, f vigil.ResultFilter) ([]vigil.Resu
 	if err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
-	defer rows.Close()
-	var rs []vigil.Result
-	for rows.Next() {
-		var r vigil.Result
-		var first, since, last string
-		var resolved sql.NullString
-		if err := rows.Scan(&r.CheckID, &r.ResourceUID, &r.ResourceType, &r.Provider, &r.Account, &r.Region,
-			&r.Severity, &r.Status, &r.Reason, &first, &since, &last, &resolved, &r.ScanID); err != nil {
-			return nil, fmt.Errorf("results: %w", err)
-		}
-		for _, t := range []struct {
-			s   string
-			dst *time.Time
-		}{{first, &r.FirstSeen}, {since, &r.StatusSince}, {last, &r.LastSeen}} {
-			if *t.dst, err = parseTime(t.s); err != nil {
-				return nil, fmt.Errorf("results: %w", err)
-			}
-		}
-		if r.ResolvedAt, err = parseTimePtr(resolved); err != nil {
-			return nil, fmt.Errorf("results: %w", err)
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
+	rs, err := readResults(rows)
+	if err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
 	return rs, nil
+}
+
+// resultCols are the columns scanResult reads, in order.
+const resultCols = `check_id, resource_uid, resource_type, provider, account, region, severity, status,
+	reason, first_seen, status_since, last_seen, resolved_at, scan_id`
+
+func scanResult(row scanner) (vigil.Result, error) {
+	var r vigil.Result
+	var first, since, last string
+	var resolved sql.NullString
+	if err := row.Scan(&r.CheckID, &r.ResourceUID, &r.ResourceType, &r.Provider, &r.Account, &r.Region,
+		&r.Severity, &r.Status, &r.Reason, &first, &since, &last, &resolved, &r.ScanID); err != nil {
+		return r, err
+	}
+	var err error
+	for _, t := range []struct {
+		s   string
+		dst *time.Time
+	}{{first, &r.FirstSeen}, {since, &r.StatusSince}, {last, &r.LastSeen}} {
+		if *t.dst, err = parseTime(t.s); err != nil {
+			return r, err
+		}
+	}
+	r.ResolvedAt, err = parseTimePtr(resolved)
+	return r, err
+}
+
+// readResults reads and closes rows of resultCols.
+func readResults(rows *sql.Rows) ([]vigil.Result, error) {
+	defer rows.Close()
+	var rs []vigil.Result
+	for rows.Next() {
+		r, err := scanResult(rows)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+// queryResults runs st, a query of resultCols, with args.
+func queryResults(ctx context.Context, st *sql.Stmt, args ...any) ([]vigil.Result, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return readResults(rows)
 }

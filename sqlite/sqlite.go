@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigilsec/vigil"
@@ -34,6 +35,9 @@ type Store struct {
 	w   *sql.DB // the single writer connection
 	r   *sql.DB // the read-only pool
 	now func() time.Time
+
+	mu     sync.Mutex // guards outbox
+	outbox func(tx *sql.Tx) vigil.Outbox
 }
 
 var _ vigil.Store = (*Store)(nil)

@@ -49,6 +49,15 @@ func Run(t *testing.T, open func(t *testing.T) vigil.Store) {
 		{"Results", testResults},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"Fixes", testFixes},
+		{"RecordNew", testRecordNew},
+		{"RecordChanged", testRecordChanged},
+		{"RecordTransitions", testRecordTransitions},
+		{"RecordDeleted", testRecordDeleted},
+		{"RecordComplete", testRecordComplete},
+		{"RecordAfter", testRecordAfter},
+		{"RecordInvalid", testRecordInvalid},
+		{"Changes", testChanges},
+		{"ChangesDefaultLimit", testChangesDefaultLimit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
