@@ -10,7 +10,7 @@ import (
 func init() {
 	// Access Analyzer produces no resources of its own: its analyzers are
 	// a region-wide setting on aws.region (CIS AWS 1.20).
-	register(&service{name: "accessanalyzer", collect: collectAccessAnalyzer})
+	register(&service{name: "accessanalyzer", collect: collectAccessAnalyzer, get: collectAccessAnalyzer})
 }
 
 // collectAccessAnalyzer sets access_analyzers on the region's aws.region

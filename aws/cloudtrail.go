@@ -19,7 +19,7 @@ import (
 const TypeCloudTrailTrail = "aws.cloudtrail.trail"
 
 func init() {
-	register(&service{name: "cloudtrail", types: []string{TypeCloudTrailTrail}, collect: collectCloudTrail})
+	register(&service{name: "cloudtrail", types: []string{TypeCloudTrailTrail}, collect: collectCloudTrail, get: collectCloudTrail})
 }
 
 // collectCloudTrail emits the trails whose home is the task's region (so a
@@ -28,6 +28,9 @@ func init() {
 // shadow copies of other regions' multi-region trails included.
 func collectCloudTrail(ctx context.Context, t *task) error {
 	client := cloudtrail.NewFromConfig(t.cfg)
+	if !t.wantsSettings() {
+		return getTrails(ctx, t, client)
+	}
 	// DescribeTrails is not paginated: it returns every trail at once.
 	out, err := client.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
 	if err != nil {
@@ -45,6 +48,12 @@ func collectCloudTrail(ctx context.Context, t *task) error {
 		// member accounts too: it is the management account's resource, so
 		// here it only counts towards the region's coverage.
 		if home == t.region && arnAccount(aws.ToString(tr.TrailARN)) == t.acct.ID {
+			if !t.wanted(TypeCloudTrailTrail, aws.ToString(tr.TrailARN)) {
+				// A Get of the region's settings needs only what the
+				// summary counts, not the trail's bucket and tags.
+				sum.add(tr, shadowTrailFacts(ctx, client, tr))
+				continue
+			}
 			r, f := cloudTrail(ctx, t, client, tr)
 			sum.add(tr, f)
 			if err := t.emit(ctx, r); err != nil {
@@ -63,6 +72,40 @@ func collectCloudTrail(ctx context.Context, t *task) error {
 		sum.add(tr, shadowTrailFacts(ctx, hc, tr))
 	}
 	sum.set(t)
+	return nil
+}
+
+// getTrails re-reads the trails a Get wants, named in DescribeTrails: AWS
+// answers trails of the current region and account only, as a scan of the
+// region emits them.
+func getTrails(ctx context.Context, t *task, client *cloudtrail.Client) error {
+	uids := t.wantedUIDs(TypeCloudTrailTrail)
+	if len(uids) == 0 {
+		return nil
+	}
+	out, err := client.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{TrailNameList: uids,
+		IncludeShadowTrails: aws.Bool(false)})
+	switch {
+	case classify(err) == vigil.ENOTFOUND:
+		return nil
+	case err != nil:
+		return err
+	}
+	for _, tr := range out.TrailList {
+		home := aws.ToString(tr.HomeRegion)
+		if home == "" {
+			home = t.region
+		}
+		// moto ignores trailNameList: keep to the trails asked for.
+		if home != t.region || arnAccount(aws.ToString(tr.TrailARN)) != t.acct.ID ||
+			!t.wanted(TypeCloudTrailTrail, aws.ToString(tr.TrailARN)) {
+			continue
+		}
+		r, _ := cloudTrail(ctx, t, client, tr)
+		if err := t.emit(ctx, r); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -13,7 +13,7 @@ func init() {
 	// AWS Config has no resources of its own here: it contributes the
 	// region's config_recorders and config_delivery_channels settings, so
 	// every failure is recorded on aws.region and collect returns nil.
-	register(&service{name: "config", collect: collectConfig})
+	register(&service{name: "config", collect: collectConfig, get: collectConfig})
 }
 
 // configSLR is the path of AWS Config's service-linked role.

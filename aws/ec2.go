@@ -25,7 +25,7 @@ func init() {
 	register(&service{name: "ec2", types: []string{
 		TypeEC2Instance, TypeEC2SecurityGroup, TypeEC2NetworkACL, TypeEC2Volume,
 		TypeEC2Snapshot, TypeEC2Image, TypeEC2VPC, TypeEC2Subnet,
-	}, collect: collectEC2})
+	}, collect: collectEC2, get: collectEC2})
 }
 
 // ec2Listings run one after the other in each region; each fails on its
@@ -45,8 +45,26 @@ var ec2Listings = []listing[*ec2.Client]{
 // every EC2 listing, reporting a failed listing for its type alone.
 func collectEC2(ctx context.Context, t *task) error {
 	client := ec2.NewFromConfig(t.cfg)
-	ebsDefaults(ctx, t, client)
+	if t.wantsSettings() {
+		ebsDefaults(ctx, t, client)
+	}
 	return runListings(ctx, t, client, ec2Listings)
+}
+
+// ec2Only returns the filter that narrows a Describe call to the ids of
+// typ a Get wants (the last element of each ARN), or nil in a full
+// collection. A filter, unlike the *Ids parameters, answers an id that no
+// longer exists with an empty list rather than failing the whole call.
+func ec2Only(t *task, typ, name string) []types.Filter {
+	uids := t.wantedUIDs(typ)
+	if t.only == nil || len(uids) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(uids))
+	for _, uid := range uids {
+		ids = append(ids, arnTail(uid, "/"))
+	}
+	return []types.Filter{{Name: aws.String(name), Values: ids}}
 }
 
 // ebsDefaults records the region's EBS encryption-by-default setting and

@@ -15,7 +15,8 @@ import (
 // listEC2Instances emits every instance of the region except terminated
 // ones, which AWS keeps listing for about an hour after they are gone.
 func listEC2Instances(ctx context.Context, t *task, client *ec2.Client) error {
-	p := ec2.NewDescribeInstancesPaginator(client, &ec2.DescribeInstancesInput{})
+	p := ec2.NewDescribeInstancesPaginator(client, &ec2.DescribeInstancesInput{
+		Filters: ec2Only(t, TypeEC2Instance, "instance-id")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

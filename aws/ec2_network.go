@@ -19,11 +19,12 @@ import (
 func listEC2SecurityGroups(ctx context.Context, t *task, client *ec2.Client) error {
 	// One pass over the region's network interfaces gives every group's
 	// use count; the map holds only counts, never the interfaces.
-	enis, eniErr := eniCounts(ctx, client)
+	enis, eniErr := eniCounts(ctx, client, ec2Only(t, TypeEC2SecurityGroup, "group-id"))
 	if eniErr != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	p := ec2.NewDescribeSecurityGroupsPaginator(client, &ec2.DescribeSecurityGroupsInput{})
+	p := ec2.NewDescribeSecurityGroupsPaginator(client, &ec2.DescribeSecurityGroupsInput{
+		Filters: ec2Only(t, TypeEC2SecurityGroup, "group-id")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -58,10 +59,12 @@ func listEC2SecurityGroups(ctx context.Context, t *task, client *ec2.Client) err
 	return nil
 }
 
-// eniCounts counts the network interfaces of the region per security group.
-func eniCounts(ctx context.Context, client *ec2.Client) (map[string]int, error) {
+// eniCounts counts the network interfaces of the region per security group;
+// a Get narrows them to the interfaces using its groups (filters), which
+// leaves the counts of those groups exact.
+func eniCounts(ctx context.Context, client *ec2.Client, filters []types.Filter) (map[string]int, error) {
 	counts := map[string]int{}
-	p := ec2.NewDescribeNetworkInterfacesPaginator(client, &ec2.DescribeNetworkInterfacesInput{})
+	p := ec2.NewDescribeNetworkInterfacesPaginator(client, &ec2.DescribeNetworkInterfacesInput{Filters: filters})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -123,7 +126,32 @@ func sgRules(t *task, perms []types.IpPermission) []any {
 // rule order and the verdict of ordered evaluation for the remote
 // administration ports.
 func listEC2NetworkACLs(ctx context.Context, t *task, client *ec2.Client) error {
-	p := ec2.NewDescribeNetworkAclsPaginator(client, &ec2.DescribeNetworkAclsInput{})
+	if t.only == nil {
+		return listEC2NetworkACLsIn(ctx, t, client, nil)
+	}
+	// A Get names its ACLs with NetworkAclIds: moto (5.x) rejects the
+	// network-acl-id filter that AWS supports. One id that no longer
+	// exists fails the whole call, so the ids are then asked one by one.
+	var ids []string
+	for _, uid := range t.wantedUIDs(TypeEC2NetworkACL) {
+		ids = append(ids, arnTail(uid, "/"))
+	}
+	err := listEC2NetworkACLsIn(ctx, t, client, ids)
+	if classify(err) != vigil.ENOTFOUND {
+		return err
+	}
+	for _, id := range ids {
+		if err := listEC2NetworkACLsIn(ctx, t, client, []string{id}); err != nil && classify(err) != vigil.ENOTFOUND {
+			return err
+		}
+	}
+	return nil
+}
+
+// listEC2NetworkACLsIn emits the network ACLs with the ids given (nil: all
+// of the region's).
+func listEC2NetworkACLsIn(ctx context.Context, t *task, client *ec2.Client, ids []string) error {
+	p := ec2.NewDescribeNetworkAclsPaginator(client, &ec2.DescribeNetworkAclsInput{NetworkAclIds: ids})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -238,7 +266,7 @@ func isWholeSpace(cidr string) bool {
 
 // listEC2VPCs emits the region's VPCs with their flow logs.
 func listEC2VPCs(ctx context.Context, t *task, client *ec2.Client) error {
-	p := ec2.NewDescribeVpcsPaginator(client, &ec2.DescribeVpcsInput{})
+	p := ec2.NewDescribeVpcsPaginator(client, &ec2.DescribeVpcsInput{Filters: ec2Only(t, TypeEC2VPC, "vpc-id")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -322,7 +350,7 @@ func vpcFlowLogs(ctx context.Context, client *ec2.Client, vpcID string) ([]any, 
 
 // listEC2Subnets emits the region's subnets.
 func listEC2Subnets(ctx context.Context, t *task, client *ec2.Client) error {
-	p := ec2.NewDescribeSubnetsPaginator(client, &ec2.DescribeSubnetsInput{})
+	p := ec2.NewDescribeSubnetsPaginator(client, &ec2.DescribeSubnetsInput{Filters: ec2Only(t, TypeEC2Subnet, "subnet-id")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

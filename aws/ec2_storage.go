@@ -12,7 +12,7 @@ import (
 
 // listEC2Volumes emits the region's EBS volumes.
 func listEC2Volumes(ctx context.Context, t *task, client *ec2.Client) error {
-	p := ec2.NewDescribeVolumesPaginator(client, &ec2.DescribeVolumesInput{})
+	p := ec2.NewDescribeVolumesPaginator(client, &ec2.DescribeVolumesInput{Filters: ec2Only(t, TypeEC2Volume, "volume-id")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -57,7 +57,8 @@ func listEC2Volumes(ctx context.Context, t *task, client *ec2.Client) error {
 // OwnerIds=self because moto ignores OwnerIds; AWS honours both.
 func listEC2Snapshots(ctx context.Context, t *task, client *ec2.Client) error {
 	p := ec2.NewDescribeSnapshotsPaginator(client, &ec2.DescribeSnapshotsInput{
-		Filters: []types.Filter{{Name: aws.String("owner-id"), Values: []string{t.acct.ID}}},
+		Filters: append([]types.Filter{{Name: aws.String("owner-id"), Values: []string{t.acct.ID}}},
+			ec2Only(t, TypeEC2Snapshot, "snapshot-id")...),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -115,7 +116,8 @@ func listEC2Snapshots(ctx context.Context, t *task, client *ec2.Client) error {
 // listEC2Images emits the AMIs the account owns, with their launch
 // permissions.
 func listEC2Images(ctx context.Context, t *task, client *ec2.Client) error {
-	p := ec2.NewDescribeImagesPaginator(client, &ec2.DescribeImagesInput{Owners: []string{"self"}})
+	p := ec2.NewDescribeImagesPaginator(client, &ec2.DescribeImagesInput{Owners: []string{"self"},
+		Filters: ec2Only(t, TypeEC2Image, "image-id")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -14,7 +15,7 @@ import (
 const TypeECRRepository = "aws.ecr.repository"
 
 func init() {
-	register(&service{name: "ecr", types: []string{TypeECRRepository}, collect: collectECR})
+	register(&service{name: "ecr", types: []string{TypeECRRepository}, collect: collectECR, get: getECR})
 }
 
 // collectECR lists the repositories of the account's private registry and
@@ -28,6 +29,36 @@ func collectECR(ctx context.Context, t *task) error {
 			return err
 		}
 		for _, repo := range page.Repositories {
+			r, ok := ecrRepository(ctx, t, client, repo)
+			if !ok {
+				continue
+			}
+			if err := t.emit(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// getECR re-reads the repositories a Get wants, each by name.
+func getECR(ctx context.Context, t *task) error {
+	client := ecr.NewFromConfig(t.cfg)
+	for _, uid := range t.wantedUIDs(TypeECRRepository) {
+		// Repository names may hold slashes: the name is all that follows
+		// "repository/".
+		_, name, _ := strings.Cut(uid, ":repository/")
+		out, err := client.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{name}})
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case ecrGone(err):
+			continue
+		case err != nil:
+			t.getFailed(uid, err)
+			continue
+		}
+		for _, repo := range out.Repositories {
 			r, ok := ecrRepository(ctx, t, client, repo)
 			if !ok {
 				continue

@@ -85,80 +85,38 @@ func (f *Fixer) config(ctx context.Context, account, region string) (aws.Config,
 	return cfg, nil
 }
 
-// refreshServices names the services that re-read a type; by default the
-// service that lists it. Account and region settings come from many
-// services: each action on them names its own (see fixAction.services).
-func refreshServices(typ string) []string {
-	for _, s := range services {
-		for _, t := range s.types {
-			if t == typ {
-				return []string{s.name}
-			}
-		}
-	}
-	return nil
-}
-
-// Refresh implements fix.Refresher: it collects the resource's service in
-// its region again with the scanning credentials and returns the resource.
-// It reads the whole service in that region; a get-one path per collector
-// comes with change watching.
+// Refresh implements fix.Refresher: it reads the resource again with the
+// scanning credentials through Collector.Get, doing only the calls that
+// resource needs, and returns it; ENOTFOUND when it is gone. Account and
+// region settings are re-read by the services the actions on them name
+// (see fixAction.services), or by every service that sets them when no
+// action names any, and laid over r.
 func (f *Fixer) Refresh(ctx context.Context, r vigil.Resource) (vigil.Resource, error) {
-	svcs := refreshServices(r.Type)
+	var only map[string][]string
 	if r.Type == TypeAccount || r.Type == TypeRegion {
 		f.mu.Lock()
-		svcs = f.settings[r.Type]
+		if svcs := f.settings[r.Type]; len(svcs) > 0 {
+			only = map[string][]string{r.Type: append([]string(nil), svcs...)}
+		}
 		f.mu.Unlock()
-	}
-	return f.refresh(ctx, r, svcs)
-}
-
-func (f *Fixer) refresh(ctx context.Context, r vigil.Resource, svcs []string) (vigil.Resource, error) {
-	if len(svcs) == 0 {
-		return vigil.Resource{}, fmt.Errorf("refresh %s: no service lists %s", r.UID, r.Type)
 	}
 	acct, ok := f.accounts[r.Account]
 	if !ok {
 		acct = vigil.Account{Provider: vigil.AWS, ID: r.Account}
 	}
-	opts := f.scan.opts
-	opts.Services = svcs
-	opts.Regions = nil
-	if r.Region != "" && r.Region != "global" {
-		opts.Regions = []string{r.Region}
-	}
-	c, err := New(opts)
+	gots, err := f.scan.get(ctx, acct, []Touched{{Type: r.Type, UID: r.UID, Region: r.Region}}, only)
 	if err != nil {
-		return vigil.Resource{}, err
-	}
-	sink := &refreshSink{uid: r.UID}
-	if err := c.Collect(ctx, acct, sink); err != nil {
 		return vigil.Resource{}, fmt.Errorf("refresh %s: %w", r.UID, err)
 	}
-	if sink.found == nil {
+	g := gots[0]
+	switch {
+	case g.Err != nil:
+		return vigil.Resource{}, fmt.Errorf("refresh %s: %w", r.UID, g.Err)
+	case !g.Found:
 		return vigil.Resource{}, vigil.Errorf(vigil.ENOTFOUND, "refresh %s: the resource is gone", r.UID)
 	}
-	return *sink.found, nil
+	return g.Apply(r), nil
 }
-
-// refreshSink keeps one resource of a collection.
-type refreshSink struct {
-	uid   string
-	mu    sync.Mutex
-	found *vigil.Resource
-}
-
-func (s *refreshSink) Resource(_ context.Context, r vigil.Resource) error {
-	if r.UID == s.uid {
-		s.mu.Lock()
-		s.found = &r
-		s.mu.Unlock()
-	}
-	return nil
-}
-func (s *refreshSink) ReadError(vigil.ReadError) {}
-func (s *refreshSink) Listed(vigil.Scope)        {}
-func (s *refreshSink) Progress(vigil.Progress)   {}
 
 // fixAction is the shared part of every AWS action: its id, type, title,
 // permissions, and the services that re-read what it changes.

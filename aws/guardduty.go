@@ -11,7 +11,7 @@ import (
 func init() {
 	// GuardDuty contributes the region's "guardduty" setting only; failures
 	// are recorded on aws.region, so collect returns nil.
-	register(&service{name: "guardduty", collect: collectGuardDuty})
+	register(&service{name: "guardduty", collect: collectGuardDuty, get: collectGuardDuty})
 }
 
 // collectGuardDuty records whether GuardDuty is enabled in the region: a

@@ -30,7 +30,7 @@ const (
 func init() {
 	register(&service{name: "iam", global: true,
 		types:   []string{typeIAMUser, typeIAMGroup, typeIAMRole, typeIAMPolicy, typeIAMServerCert},
-		collect: collectIAM})
+		collect: collectIAM, get: getIAM})
 }
 
 // credentialReportWait bounds how long a scan waits for IAM to generate the
@@ -58,6 +58,89 @@ func collectIAM(ctx context.Context, t *task) error {
 		}
 	}
 	iamCredentialReport(ctx, t, c, reportErr)
+	return ctx.Err()
+}
+
+// getIAM re-reads the IAM entities a Get wants, each by name (GetUser,
+// GetGroup, GetRole, GetPolicy, GetServerCertificate) instead of a
+// listing, and the account-wide IAM settings when asked.
+func getIAM(ctx context.Context, t *task) error {
+	c := iam.NewFromConfig(t.cfg)
+	k := newIAMCache(c)
+	var reportErr error
+	if t.only.settings {
+		reportErr = iamStartCredentialReport(ctx, c)
+		iamAccountSettings(ctx, t, c)
+	}
+	// ARNs end in path/name, and IAM names contain no slash.
+	for _, uid := range t.wantedUIDs(typeIAMUser) {
+		name := arnTail(uid, "/")
+		g, err := c.GetUser(ctx, &iam.GetUserInput{UserName: &name})
+		switch {
+		case iamIsGone(err):
+		case err != nil:
+			t.getFailed(uid, err)
+		default:
+			if err := t.emit(ctx, iamUserWith(ctx, t, k, *g.User, g, nil)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, uid := range t.wantedUIDs(typeIAMGroup) {
+		members, group, err := iamGroupMembers(ctx, c, arnTail(uid, "/"))
+		switch {
+		case iamIsGone(err):
+		case err != nil:
+			t.getFailed(uid, err)
+		case group != nil:
+			if err := t.emit(ctx, iamGroupWith(ctx, t, k, *group, members, nil)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, uid := range t.wantedUIDs(typeIAMRole) {
+		name := arnTail(uid, "/")
+		g, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+		switch {
+		case iamIsGone(err):
+		case err != nil:
+			t.getFailed(uid, err)
+		default:
+			if err := t.emit(ctx, iamRoleWith(ctx, t, k, *g.Role, g, nil)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, uid := range t.wantedUIDs(typeIAMPolicy) {
+		out, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: &uid})
+		switch {
+		case iamIsGone(err):
+		case err != nil:
+			t.getFailed(uid, err)
+		default:
+			if r, ok := iamPolicy(ctx, t, k, *out.Policy); ok {
+				if err := t.emit(ctx, r); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, uid := range t.wantedUIDs(typeIAMServerCert) {
+		name := arnTail(uid, "/")
+		out, err := c.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: &name})
+		switch {
+		case iamIsGone(err):
+		case err != nil:
+			t.getFailed(uid, err)
+		case out.ServerCertificate != nil && out.ServerCertificate.ServerCertificateMetadata != nil:
+			if err := t.emit(ctx, iamServerCert(*out.ServerCertificate.ServerCertificateMetadata)); err != nil {
+				return err
+			}
+		}
+	}
+	if t.only.settings {
+		iamCredentialReport(ctx, t, c, reportErr)
+	}
 	return ctx.Err()
 }
 
@@ -395,6 +478,17 @@ func iamUsers(ctx context.Context, t *task, k *iamCache) error {
 // iamUser describes one user. It returns false for a user deleted between
 // listing and describing.
 func iamUser(ctx context.Context, t *task, k *iamCache, u types.User) (vigil.Resource, bool) {
+	// GetUser adds what ListUsers leaves out: tags and the boundary.
+	g, getErr := k.c.GetUser(ctx, &iam.GetUserInput{UserName: u.UserName})
+	if iamIsGone(getErr) {
+		return vigil.Resource{}, false
+	}
+	return iamUserWith(ctx, t, k, u, g, getErr), true
+}
+
+// iamUserWith describes one user from its listing entry and its GetUser
+// answer (g, or the error getErr).
+func iamUserWith(ctx context.Context, t *task, k *iamCache, u types.User, g *iam.GetUserOutput, getErr error) vigil.Resource {
 	c := k.c
 	name := aws.ToString(u.UserName)
 	r := vigil.Resource{UID: aws.ToString(u.Arn), Type: typeIAMUser, Name: name, Properties: map[string]any{
@@ -406,12 +500,8 @@ func iamUser(ctx context.Context, t *task, k *iamCache, u types.User) (vigil.Res
 	}}
 	p := r.Properties
 
-	// GetUser adds what ListUsers leaves out: tags and the boundary.
-	g, getErr := c.GetUser(ctx, &iam.GetUserInput{UserName: &name})
 	var boundary *types.AttachedPermissionsBoundary
 	switch {
-	case iamIsGone(getErr):
-		return r, false
 	case getErr != nil:
 		t.propErr(&r, "permissions_boundary", getErr)
 		t.propErr(&r, "tags", getErr)
@@ -499,7 +589,7 @@ func iamUser(ctx context.Context, t *task, k *iamCache, u types.User) (vigil.Res
 		k.recordEffective(ctx, t, &r, parts)
 	}
 	k.recordBoundary(ctx, t, &r, boundary, getErr)
-	return r, true
+	return r
 }
 
 // iamMFAKind tells an MFA device's kind from its serial: virtual devices
@@ -570,6 +660,31 @@ func iamGroups(ctx context.Context, t *task, k *iamCache) error {
 // iamGroup describes one group. Its policies come from the cache when a
 // member's effective_policies already read them.
 func iamGroup(ctx context.Context, t *task, k *iamCache, g types.Group) (vigil.Resource, bool) {
+	members, _, err := iamGroupMembers(ctx, k.c, aws.ToString(g.GroupName))
+	if iamIsGone(err) {
+		return vigil.Resource{}, false
+	}
+	return iamGroupWith(ctx, t, k, g, members, err), true
+}
+
+// iamGroupMembers counts a group's members over every page of GetGroup,
+// and returns the group as the first page describes it.
+func iamGroupMembers(ctx context.Context, c *iam.Client, name string) (int, *types.Group, error) {
+	members := 0
+	var group *types.Group
+	err := iamPages(ctx, iam.NewGetGroupPaginator(c, &iam.GetGroupInput{GroupName: &name}),
+		func(o *iam.GetGroupOutput) {
+			members += len(o.Users)
+			if group == nil {
+				group = o.Group
+			}
+		})
+	return members, group, err
+}
+
+// iamGroupWith describes one group from its listing entry and its member
+// count (or the error reading it).
+func iamGroupWith(ctx context.Context, t *task, k *iamCache, g types.Group, members int, err error) vigil.Resource {
 	name := aws.ToString(g.GroupName)
 	r := vigil.Resource{UID: aws.ToString(g.Arn), Type: typeIAMGroup, Name: name, Properties: map[string]any{
 		"arn":      aws.ToString(g.Arn),
@@ -578,23 +693,16 @@ func iamGroup(ctx context.Context, t *task, k *iamCache, g types.Group) (vigil.R
 		"created":  iamTime(g.CreateDate),
 	}}
 	p := r.Properties
-
-	members := 0
-	err := iamPages(ctx, iam.NewGetGroupPaginator(k.c, &iam.GetGroupInput{GroupName: &name}),
-		func(o *iam.GetGroupOutput) { members += len(o.Users) })
-	switch {
-	case iamIsGone(err):
-		return r, false
-	case err != nil:
+	if err != nil {
 		t.propErr(&r, "member_count", err)
-	default:
+	} else {
 		p["member_count"] = int64(members)
 	}
 
 	set := k.groupPolicies(ctx, name)
 	set.record(t, &r)
 	k.recordEffective(ctx, t, &r, []iamSourced{ownPolicies(set)})
-	return r, true
+	return r
 }
 
 // iamRoles lists and describes every IAM role.
@@ -620,6 +728,17 @@ func iamRoles(ctx context.Context, t *task, k *iamCache) error {
 }
 
 func iamRole(ctx context.Context, t *task, k *iamCache, role types.Role) (vigil.Resource, bool) {
+	// ListRoles leaves out the last use, the tags and the boundary.
+	g, getErr := k.c.GetRole(ctx, &iam.GetRoleInput{RoleName: role.RoleName})
+	if iamIsGone(getErr) {
+		return vigil.Resource{}, false
+	}
+	return iamRoleWith(ctx, t, k, role, g, getErr), true
+}
+
+// iamRoleWith describes one role from its listing entry and its GetRole
+// answer (g, or the error getErr).
+func iamRoleWith(ctx context.Context, t *task, k *iamCache, role types.Role, g *iam.GetRoleOutput, getErr error) vigil.Resource {
 	c := k.c
 	name := aws.ToString(role.RoleName)
 	path := aws.ToString(role.Path)
@@ -635,12 +754,8 @@ func iamRole(ctx context.Context, t *task, k *iamCache, role types.Role) (vigil.
 	}}
 	p := r.Properties
 
-	// ListRoles leaves out the last use, the tags and the boundary.
-	g, getErr := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
 	var boundary *types.AttachedPermissionsBoundary
 	switch {
-	case iamIsGone(getErr):
-		return r, false
 	case getErr != nil:
 		t.propErr(&r, "last_used", getErr)
 		t.propErr(&r, "last_used_region", getErr)
@@ -676,7 +791,7 @@ func iamRole(ctx context.Context, t *task, k *iamCache, role types.Role) (vigil.
 	own.record(t, &r)
 	k.recordEffective(ctx, t, &r, []iamSourced{ownPolicies(own)})
 	k.recordBoundary(ctx, t, &r, boundary, getErr)
-	return r, true
+	return r
 }
 
 // iamPolicies lists customer-managed policies (Scope=Local) with the
@@ -693,33 +808,9 @@ func iamPolicies(ctx context.Context, t *task, k *iamCache) error {
 			return nil
 		}
 		for _, pol := range page.Policies {
-			r := vigil.Resource{UID: aws.ToString(pol.Arn), Type: typeIAMPolicy, Name: aws.ToString(pol.PolicyName),
-				Properties: map[string]any{
-					"arn":                              aws.ToString(pol.Arn),
-					"policy_id":                        aws.ToString(pol.PolicyId),
-					"path":                             aws.ToString(pol.Path),
-					"created":                          iamTime(pol.CreateDate),
-					"updated":                          iamTime(pol.UpdateDate),
-					"default_version_id":               aws.ToString(pol.DefaultVersionId),
-					"attachment_count":                 int64(aws.ToInt32(pol.AttachmentCount)),
-					"permissions_boundary_usage_count": int64(aws.ToInt32(pol.PermissionsBoundaryUsageCount)),
-					"is_attachable":                    pol.IsAttachable,
-				}}
-			var doc any
-			var version string
-			var err error
-			if m, ok := k.cachedManaged(aws.ToString(pol.Arn)); ok && m.err == nil && m.version == aws.ToString(pol.DefaultVersionId) {
-				doc, version = iamCopyJSON(m.doc), m.version
-			} else {
-				doc, version, err = iamPolicyDocument(ctx, k.c, pol.Arn, pol.DefaultVersionId)
-			}
-			switch {
-			case iamIsGone(err):
+			r, ok := iamPolicy(ctx, t, k, pol)
+			if !ok {
 				continue
-			case err != nil:
-				t.propErr(&r, "document", err)
-			default:
-				r.Properties["document"], r.Properties["default_version_id"] = doc, version
 			}
 			if err := t.emit(ctx, r); err != nil {
 				return err
@@ -727,6 +818,41 @@ func iamPolicies(ctx context.Context, t *task, k *iamCache) error {
 		}
 	}
 	return nil
+}
+
+// iamPolicy describes one customer-managed policy with the document of
+// its default version; it returns false for a policy deleted since it was
+// listed.
+func iamPolicy(ctx context.Context, t *task, k *iamCache, pol types.Policy) (vigil.Resource, bool) {
+	r := vigil.Resource{UID: aws.ToString(pol.Arn), Type: typeIAMPolicy, Name: aws.ToString(pol.PolicyName),
+		Properties: map[string]any{
+			"arn":                              aws.ToString(pol.Arn),
+			"policy_id":                        aws.ToString(pol.PolicyId),
+			"path":                             aws.ToString(pol.Path),
+			"created":                          iamTime(pol.CreateDate),
+			"updated":                          iamTime(pol.UpdateDate),
+			"default_version_id":               aws.ToString(pol.DefaultVersionId),
+			"attachment_count":                 int64(aws.ToInt32(pol.AttachmentCount)),
+			"permissions_boundary_usage_count": int64(aws.ToInt32(pol.PermissionsBoundaryUsageCount)),
+			"is_attachable":                    pol.IsAttachable,
+		}}
+	var doc any
+	var version string
+	var err error
+	if m, ok := k.cachedManaged(aws.ToString(pol.Arn)); ok && m.err == nil && m.version == aws.ToString(pol.DefaultVersionId) {
+		doc, version = iamCopyJSON(m.doc), m.version
+	} else {
+		doc, version, err = iamPolicyDocument(ctx, k.c, pol.Arn, pol.DefaultVersionId)
+	}
+	switch {
+	case iamIsGone(err):
+		return r, false
+	case err != nil:
+		t.propErr(&r, "document", err)
+	default:
+		r.Properties["document"], r.Properties["default_version_id"] = doc, version
+	}
+	return r, true
 }
 
 // iamPolicyDocument returns the document of a managed policy's default
@@ -760,20 +886,24 @@ func iamServerCertificates(ctx context.Context, t *task, k *iamCache) error {
 			return nil
 		}
 		for _, m := range page.ServerCertificateMetadataList {
-			r := vigil.Resource{UID: aws.ToString(m.Arn), Type: typeIAMServerCert, Name: aws.ToString(m.ServerCertificateName),
-				Properties: map[string]any{
-					"arn":            aws.ToString(m.Arn),
-					"certificate_id": aws.ToString(m.ServerCertificateId),
-					"path":           aws.ToString(m.Path),
-					"expiration":     iamTime(m.Expiration),
-					"uploaded":       iamTime(m.UploadDate),
-				}}
-			if err := t.emit(ctx, r); err != nil {
+			if err := t.emit(ctx, iamServerCert(m)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// iamServerCert describes one server certificate from its metadata.
+func iamServerCert(m types.ServerCertificateMetadata) vigil.Resource {
+	return vigil.Resource{UID: aws.ToString(m.Arn), Type: typeIAMServerCert, Name: aws.ToString(m.ServerCertificateName),
+		Properties: map[string]any{
+			"arn":            aws.ToString(m.Arn),
+			"certificate_id": aws.ToString(m.ServerCertificateId),
+			"path":           aws.ToString(m.Path),
+			"expiration":     iamTime(m.Expiration),
+			"uploaded":       iamTime(m.UploadDate),
+		}}
 }
 
 // iamAccountSettings sets the account-wide IAM properties of aws.account:

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register(&service{name: "kms", types: []string{"aws.kms.key"}, collect: collectKMS})
+	register(&service{name: "kms", types: []string{"aws.kms.key"}, collect: collectKMS, get: getKMS})
 }
 
 // collectKMS lists customer-managed and AWS-managed keys with their rotation
@@ -35,6 +35,28 @@ func collectKMS(ctx context.Context, t *task) error {
 			if err := t.emit(ctx, r); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// getKMS re-reads the keys a Get wants with DescribeKey by key id.
+func getKMS(ctx context.Context, t *task) error {
+	client := kms.NewFromConfig(t.cfg)
+	for _, uid := range t.wantedUIDs("aws.kms.key") {
+		id := arnTail(uid, ":key/")
+		if id == "" || id == uid {
+			continue // not a key ARN: no key has it
+		}
+		r, err := kmsKey(ctx, t, client, id)
+		if err != nil {
+			return err
+		}
+		if r.UID == "" {
+			continue
+		}
+		if err := t.emit(ctx, r); err != nil {
+			return err
 		}
 	}
 	return nil

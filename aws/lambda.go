@@ -18,7 +18,7 @@ import (
 const TypeLambdaFunction = "aws.lambda.function"
 
 func init() {
-	register(&service{name: "lambda", types: []string{TypeLambdaFunction}, collect: collectLambda})
+	register(&service{name: "lambda", types: []string{TypeLambdaFunction}, collect: collectLambda, get: getLambda})
 }
 
 // collectLambda lists functions ($LATEST) with their resource policy,
@@ -37,6 +37,30 @@ func collectLambda(ctx context.Context, t *task) error {
 			if err := t.emit(ctx, r); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// getLambda re-reads the functions a Get wants: GetFunction answers the
+// same configuration ($LATEST) that ListFunctions lists.
+func getLambda(ctx context.Context, t *task) error {
+	client := lambda.NewFromConfig(t.cfg)
+	for _, uid := range t.wantedUIDs(TypeLambdaFunction) {
+		out, err := client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &uid})
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case classify(err) == vigil.ENOTFOUND:
+			continue
+		case err != nil:
+			t.getFailed(uid, err)
+			continue
+		case out.Configuration == nil:
+			continue
+		}
+		if err := t.emit(ctx, lambdaFunction(ctx, t, client, *out.Configuration)); err != nil {
+			return err
 		}
 	}
 	return nil

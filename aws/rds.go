@@ -2,6 +2,8 @@ package aws
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +24,7 @@ const (
 
 func init() {
 	register(&service{name: "rds", types: []string{TypeRDSInstance, TypeRDSSnapshot, TypeRDSCluster, TypeRDSClusterSnapshot},
-		collect: collectRDS})
+		collect: collectRDS, get: collectRDS})
 }
 
 // collectRDS lists DB instances, DB snapshots and DB clusters; each listing
@@ -37,21 +39,51 @@ func collectRDS(ctx context.Context, t *task) error {
 	})
 }
 
-// listRDSInstances emits the region's DB instances.
-func listRDSInstances(ctx context.Context, t *task, client *rds.Client) error {
-	p := rds.NewDescribeDBInstancesPaginator(client, &rds.DescribeDBInstancesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
+// rdsEach runs list once without an identifier in a full collection, or
+// once per identifier of typ a Get wants (RDS describes one identifier a
+// call). An identifier RDS does not know is a resource that is gone, not a
+// failed listing.
+func rdsEach(ctx context.Context, t *task, typ string, list func(id *string) error) error {
+	if t.only == nil {
+		return list(nil)
+	}
+	for _, uid := range t.wantedUIDs(typ) {
+		// arn:aws:rds:REGION:ACCOUNT:db:ID (or snapshot:, cluster:,
+		// cluster-snapshot:).
+		parts := strings.SplitN(uid, ":", 7)
+		if len(parts) < 7 || parts[6] == "" {
+			continue
 		}
-		for _, db := range page.DBInstances {
-			if err := emitOrStop(ctx, t, rdsInstance(t, db)); err != nil {
-				return err
-			}
+		err := list(&parts[6])
+		var stop stopError
+		switch {
+		case err == nil, classify(err) == vigil.ENOTFOUND:
+		case errors.As(err, &stop), ctx.Err() != nil:
+			return err
+		default:
+			t.getFailed(uid, err)
 		}
 	}
 	return nil
+}
+
+// listRDSInstances emits the region's DB instances.
+func listRDSInstances(ctx context.Context, t *task, client *rds.Client) error {
+	return rdsEach(ctx, t, TypeRDSInstance, func(id *string) error {
+		p := rds.NewDescribeDBInstancesPaginator(client, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: id})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return err
+			}
+			for _, db := range page.DBInstances {
+				if err := emitOrStop(ctx, t, rdsInstance(t, db)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // rdsInstance maps a described DB instance to a resource.
@@ -112,7 +144,13 @@ func rdsInstance(t *task, db types.DBInstance) vigil.Resource {
 // automated: DescribeDBSnapshots leaves out shared and public snapshots of
 // other accounts unless asked), with who may restore them.
 func listRDSSnapshots(ctx context.Context, t *task, client *rds.Client) error {
-	p := rds.NewDescribeDBSnapshotsPaginator(client, &rds.DescribeDBSnapshotsInput{})
+	return rdsEach(ctx, t, TypeRDSSnapshot, func(id *string) error { return listRDSSnapshotsOf(ctx, t, client, id) })
+}
+
+// listRDSSnapshotsOf emits the DB snapshots DescribeDBSnapshots answers
+// for id (nil: all of them).
+func listRDSSnapshotsOf(ctx context.Context, t *task, client *rds.Client, id *string) error {
+	p := rds.NewDescribeDBSnapshotsPaginator(client, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: id})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -193,7 +231,13 @@ func restoreSharing(values []string) (public bool, shared []any) {
 // listRDSClusterSnapshots emits the DB cluster snapshots (Aurora, Multi-AZ
 // DB clusters) the account owns, with their sharing.
 func listRDSClusterSnapshots(ctx context.Context, t *task, client *rds.Client) error {
-	p := rds.NewDescribeDBClusterSnapshotsPaginator(client, &rds.DescribeDBClusterSnapshotsInput{})
+	return rdsEach(ctx, t, TypeRDSClusterSnapshot, func(id *string) error { return listRDSClusterSnapshotsOf(ctx, t, client, id) })
+}
+
+// listRDSClusterSnapshotsOf emits the DB cluster snapshots
+// DescribeDBClusterSnapshots answers for id (nil: all of them).
+func listRDSClusterSnapshotsOf(ctx context.Context, t *task, client *rds.Client, id *string) error {
+	p := rds.NewDescribeDBClusterSnapshotsPaginator(client, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: id})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -243,7 +287,13 @@ func listRDSClusterSnapshots(ctx context.Context, t *task, client *rds.Client) e
 // listRDSClusters emits the region's DB clusters (Aurora, Multi-AZ DB
 // clusters, and the Neptune and DocumentDB clusters the same API returns).
 func listRDSClusters(ctx context.Context, t *task, client *rds.Client) error {
-	p := rds.NewDescribeDBClustersPaginator(client, &rds.DescribeDBClustersInput{})
+	return rdsEach(ctx, t, TypeRDSCluster, func(id *string) error { return listRDSClustersOf(ctx, t, client, id) })
+}
+
+// listRDSClustersOf emits the DB clusters DescribeDBClusters answers for id
+// (nil: all of them).
+func listRDSClustersOf(ctx context.Context, t *task, client *rds.Client, id *string) error {
+	p := rds.NewDescribeDBClustersPaginator(client, &rds.DescribeDBClustersInput{DBClusterIdentifier: id})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

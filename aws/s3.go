@@ -22,7 +22,7 @@ import (
 const TypeS3Bucket = "aws.s3.bucket"
 
 func init() {
-	register(&service{name: "s3", global: true, types: []string{TypeS3Bucket}, collect: collectS3})
+	register(&service{name: "s3", global: true, types: []string{TypeS3Bucket}, collect: collectS3, get: getS3})
 }
 
 // s3BucketWorkers bounds the buckets described at once. Each bucket takes
@@ -94,6 +94,59 @@ func collectS3(ctx context.Context, t *task) error {
 		}
 	}
 	return g.Wait()
+}
+
+// getS3 re-reads the account-level Block Public Access configuration
+// (every bucket's effective_public_access_block depends on it) and the
+// buckets a Get wants. S3 cannot describe a bucket by name alone without
+// losing its creation date, which only ListBuckets gives: a ListBuckets
+// narrowed by Prefix to the name finds it, with its region, in one call.
+func getS3(ctx context.Context, t *task) error {
+	c := &s3Collector{t: t, clients: map[string]*s3.Client{}}
+	c.account = c.accountBPA(ctx)
+	home := c.client(t.region)
+	for _, uid := range t.wantedUIDs(TypeS3Bucket) {
+		name := arnTail(uid, ":::")
+		b, found, err := s3FindBucket(ctx, home, name)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			t.getFailed(uid, err)
+			continue
+		case !found:
+			continue
+		}
+		r, ok := c.bucket(ctx, home, b)
+		if !ok {
+			continue
+		}
+		if err := t.emit(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// s3FindBucket returns the listing entry of the bucket name, from a
+// ListBuckets narrowed to the buckets whose name starts with it.
+func s3FindBucket(ctx context.Context, client *s3.Client, name string) (s3types.Bucket, bool, error) {
+	if name == "" {
+		return s3types.Bucket{}, false, nil
+	}
+	p := s3.NewListBucketsPaginator(client, &s3.ListBucketsInput{Prefix: &name, MaxBuckets: aws.Int32(1000)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return s3types.Bucket{}, false, err
+		}
+		for _, b := range page.Buckets {
+			if aws.ToString(b.Name) == name {
+				return b, true, nil
+			}
+		}
+	}
+	return s3types.Bucket{}, false, nil
 }
 
 // client returns the S3 client for a region, built once. Emulators such as

@@ -15,7 +15,8 @@ import (
 const TypeSecretsManagerSecret = "aws.secretsmanager.secret"
 
 func init() {
-	register(&service{name: "secretsmanager", types: []string{TypeSecretsManagerSecret}, collect: collectSecretsManager})
+	register(&service{name: "secretsmanager", types: []string{TypeSecretsManagerSecret}, collect: collectSecretsManager,
+		get: getSecretsManager})
 }
 
 // collectSecretsManager lists secrets and reads only their metadata and
@@ -37,6 +38,41 @@ func collectSecretsManager(ctx context.Context, t *task) error {
 			if err := t.emit(ctx, r); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// getSecretsManager re-reads the secrets a Get wants with DescribeSecret,
+// which answers the metadata ListSecrets lists. A secret scheduled for
+// deletion is left out, as ListSecrets leaves it out.
+func getSecretsManager(ctx context.Context, t *task) error {
+	client := secretsmanager.NewFromConfig(t.cfg)
+	for _, uid := range t.wantedUIDs(TypeSecretsManagerSecret) {
+		d, err := client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &uid})
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case classify(err) == vigil.ENOTFOUND:
+			continue
+		case err != nil:
+			t.getFailed(uid, err)
+			continue
+		case d.DeletedDate != nil:
+			continue
+		}
+		r, ok := secret(ctx, t, client, smtypes.SecretListEntry{
+			ARN: d.ARN, Name: d.Name, Description: d.Description, KmsKeyId: d.KmsKeyId, Tags: d.Tags,
+			RotationEnabled: d.RotationEnabled, RotationLambdaARN: d.RotationLambdaARN, RotationRules: d.RotationRules,
+			LastRotatedDate: d.LastRotatedDate, LastAccessedDate: d.LastAccessedDate, LastChangedDate: d.LastChangedDate,
+			NextRotationDate: d.NextRotationDate, CreatedDate: d.CreatedDate, PrimaryRegion: d.PrimaryRegion,
+			OwningService: d.OwningService, DeletedDate: d.DeletedDate,
+		})
+		if !ok {
+			continue
+		}
+		if err := t.emit(ctx, r); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -17,7 +17,7 @@ import (
 const TypeSNSTopic = "aws.sns.topic"
 
 func init() {
-	register(&service{name: "sns", types: []string{TypeSNSTopic}, collect: collectSNS})
+	register(&service{name: "sns", types: []string{TypeSNSTopic}, collect: collectSNS, get: getSNS})
 }
 
 // snsTopicProps are the properties read from GetTopicAttributes: all of
@@ -46,6 +46,21 @@ func collectSNS(ctx context.Context, t *task) error {
 		}
 	}
 	return nil
+}
+
+// getSNS re-reads the topics a Get wants: a topic is addressed by its ARN.
+func getSNS(ctx context.Context, t *task) error {
+	client := sns.NewFromConfig(t.cfg)
+	for _, uid := range t.wantedUIDs(TypeSNSTopic) {
+		r, ok := snsTopic(ctx, t, client, uid)
+		if !ok {
+			continue
+		}
+		if err := t.emit(ctx, r); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
 
 // snsTopic describes one topic; ok is false for a topic deleted since it

@@ -18,7 +18,7 @@ import (
 const TypeSQSQueue = "aws.sqs.queue"
 
 func init() {
-	register(&service{name: "sqs", types: []string{TypeSQSQueue}, collect: collectSQS})
+	register(&service{name: "sqs", types: []string{TypeSQSQueue}, collect: collectSQS, get: getSQS})
 }
 
 // sqsQueueProps are the properties read from GetQueueAttributes: all of
@@ -50,6 +50,41 @@ func collectSQS(ctx context.Context, t *task) error {
 	return nil
 }
 
+// getSQS re-reads the queues a Get wants: GetQueueUrl turns the name of
+// the ARN into the URL every other call takes.
+func getSQS(ctx context.Context, t *task) error {
+	client := sqs.NewFromConfig(t.cfg)
+	for _, uid := range t.wantedUIDs(TypeSQSQueue) {
+		name := arnTail(uid, ":")
+		out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &name})
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case sqsGone(err):
+			continue
+		case err != nil:
+			t.getFailed(uid, err)
+			continue
+		}
+		r, ok := sqsQueue(ctx, t, client, aws.ToString(out.QueueUrl))
+		if !ok {
+			continue
+		}
+		if err := t.emit(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sqsGone reports whether err says the queue does not exist. SQS speaks
+// JSON with query compatibility: the code is the query protocol's when AWS
+// sends the x-amzn-query-error header, the JSON shape's name otherwise.
+func sqsGone(err error) bool {
+	return err != nil && (classify(err) == vigil.ENOTFOUND ||
+		hasCode(err, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"))
+}
+
 // sqsQueue describes one queue; ok is false for a queue deleted since it
 // was listed.
 func sqsQueue(ctx context.Context, t *task, client *sqs.Client, url string) (r vigil.Resource, ok bool) {
@@ -59,10 +94,7 @@ func sqsQueue(ctx context.Context, t *task, client *sqs.Client, url string) (r v
 	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url,
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
 	switch {
-	// SQS speaks JSON with query compatibility: the code is the query
-	// protocol's when AWS sends the x-amzn-query-error header, the JSON
-	// shape's name otherwise.
-	case classify(err) == vigil.ENOTFOUND || hasCode(err, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+	case sqsGone(err):
 		return r, false
 	case err != nil:
 		for _, k := range sqsQueueProps {

@@ -33,6 +33,10 @@ type service struct {
 	types []string
 	// collect lists and describes the service's resources in t.region.
 	collect func(ctx context.Context, t *task) error
+	// get re-reads only what t.only names (see Collector.Get): the wanted
+	// resources of t.region, and the account or region settings when
+	// t.only.settings is set.
+	get func(ctx context.Context, t *task) error
 }
 
 var services = map[string]*service{}
@@ -75,6 +79,9 @@ type task struct {
 	svc    *service
 	sink   vigil.Sink
 	syn    *synthetic
+	// only restricts a Get's task to the resources it re-reads; nil in a
+	// full collection.
+	only *getFilter
 
 	mu     sync.Mutex
 	failed map[string]bool
@@ -189,6 +196,12 @@ func (t *task) listFailed(typ string, err error) {
 	if already {
 		return
 	}
+	if t.only != nil {
+		// A Get reports the failure on each touched resource of typ
+		// (Got.Err), not as a listing error of the scope.
+		t.only.fail(typ, err)
+		return
+	}
 	e := t.readError(typ, "", "", err)
 	t.c.opts.Logger.Info("listing failed", "account", t.acct.ID, "region", t.region, "type", typ,
 		"operation", e.Operation, "code", e.Code, "error", e.Message)
@@ -239,6 +252,9 @@ type listing[C any] struct {
 // sink error (the scan was cancelled) stops them all.
 func runListings[C any](ctx context.Context, t *task, client C, ls []listing[C]) error {
 	for _, l := range ls {
+		if !t.wants(l.typ) {
+			continue
+		}
 		err := l.list(ctx, t, client)
 		if err == nil {
 			continue

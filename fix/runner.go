@@ -49,6 +49,10 @@ type Runner struct {
 	// state. VerifyWait is the first pause between reads; it doubles.
 	VerifyAttempts int
 	VerifyWait     time.Duration
+	// Verified, if set, receives the resource as each verification read
+	// it back last, so that the caller can record the state the fix left
+	// without reading it once more.
+	Verified func(ctx context.Context, f vigil.Fix, fresh vigil.Resource)
 }
 
 // Job is one finding prepared for fixing: its check, the action the check
@@ -173,7 +177,11 @@ func (r *Runner) verify(ctx context.Context, j *Job, f vigil.Fix, note string) (
 	if note != "" {
 		f.Reason = note + "; " + f.Reason
 	}
-	return r.finish(ctx, f)
+	out, err := r.finish(ctx, f)
+	if r.Verified != nil {
+		r.Verified(ctx, out, fresh)
+	}
+	return out, err
 }
 
 // finish records the outcome and notifies.

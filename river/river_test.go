@@ -347,7 +347,7 @@ func TestFixAndScheduledScanJobs(t *testing.T) {
 	fixes := make(chan FixArgs, 4)
 	scans := make(chan ScanArgs, 4)
 	q, err := Open(t.Context(), store, Options{
-		Fix:       func(_ context.Context, a FixArgs) error { fixes <- a; return nil },
+		Fix:       func(_ context.Context, a FixArgs, _ int) error { fixes <- a; return nil },
 		Scan:      func(_ context.Context, a ScanArgs) error { scans <- a; return nil },
 		Schedules: []Schedule{{Name: "hourly", Every: Interval(time.Second), Accounts: []string{"123456789012"}}},
 	})

@@ -46,6 +46,8 @@ type fileConfig struct {
 	// autofix is the Always Fix policy; autofixSet says the section exists.
 	autofix    fix.AutoPolicy
 	autofixSet bool
+	// serve is what only `vigil serve` uses.
+	serve serveConfig
 }
 
 // guards returns the autofix section's guards (or their defaults) with no
@@ -113,6 +115,8 @@ type configParser struct {
 	actions *fix.Registry
 	cfg     *fileConfig
 	probs   []policy.Problem
+	// channelsNode is the channels section, for the alert rules.
+	channelsNode *yaml.Node
 }
 
 func (p *configParser) bad(n *yaml.Node, format string, args ...any) {
@@ -160,8 +164,17 @@ func (p *configParser) root(n *yaml.Node) {
 		"notify": func(n *yaml.Node) {
 			p.fields(n, "notify", map[string]func(*yaml.Node){"email": p.email})
 		},
-		"autofix": p.autofix,
+		"autofix":   p.autofix,
+		"serve":     p.serve,
+		"schedules": p.schedules,
+		"watch":     p.watch,
+		"channels": func(n *yaml.Node) {
+			p.channelsNode = n
+			p.channels(n)
+		},
+		"alerts": func(n *yaml.Node) { p.cfg.serve.alertsNode = n },
 	})
+	p.alerts()
 }
 
 // roleARNPattern accepts a role ARN whose account may be "{account}".
@@ -189,85 +202,93 @@ func (p *configParser) remediation(n *yaml.Node) {
 }
 
 func (p *configParser) email(n *yaml.Node) {
+	if c := p.emailConfig(n, "notify.email"); c != nil {
+		p.cfg.email = c
+	}
+}
+
+// emailConfig reads an SMTP server section (notify.email, or an email
+// channel); nil when n is not a mapping.
+func (p *configParser) emailConfig(n *yaml.Node, sec string) *smtp.Config {
 	c := &smtp.Config{}
 	var passwordEnv string
 	var userNode, envNode *yaml.Node
 	inFile := false // a password in the file is the one problem to report
-	p.fields(n, "notify.email", map[string]func(*yaml.Node){
+	p.fields(n, sec, map[string]func(*yaml.Node){
 		"server": func(v *yaml.Node) {
-			if s, ok := p.str(v, "notify.email.server"); ok {
+			if s, ok := p.str(v, sec+".server"); ok {
 				if host, port, err := net.SplitHostPort(s); err != nil || host == "" || port == "" {
-					p.bad(v, "notify.email.server %q: want host:port, e.g. smtp.example.com:587", s)
+					p.bad(v, "%s.server %q: want host:port, e.g. smtp.example.com:587", sec, s)
 				}
 				c.Server = s
 			}
 		},
 		"tls": func(v *yaml.Node) {
-			if s, ok := p.str(v, "notify.email.tls"); ok {
+			if s, ok := p.str(v, sec+".tls"); ok {
 				if s != smtp.StartTLS && s != smtp.TLS && s != smtp.NoTLS {
-					p.bad(v, "notify.email.tls %q: want starttls, tls or none", s)
+					p.bad(v, "%s.tls %q: want starttls, tls or none", sec, s)
 				}
 				c.TLS = s
 			}
 		},
-		"username": func(v *yaml.Node) { c.Username, _ = p.str(v, "notify.email.username"); userNode = v },
+		"username": func(v *yaml.Node) { c.Username, _ = p.str(v, sec+".username"); userNode = v },
 		"password_env": func(v *yaml.Node) {
-			if s, ok := p.str(v, "notify.email.password_env"); ok {
+			if s, ok := p.str(v, sec+".password_env"); ok {
 				passwordEnv, envNode = s, v
 			}
 		},
 		"password": func(v *yaml.Node) {
 			inFile = true
-			p.bad(v, "notify.email.password: passwords are not read from the config file; set password_env to the name of an environment variable holding it")
+			p.bad(v, "%s.password: passwords are not read from the config file; set password_env to the name of an environment variable holding it", sec)
 		},
 		"from": func(v *yaml.Node) {
-			if s, ok := p.str(v, "notify.email.from"); ok {
+			if s, ok := p.str(v, sec+".from"); ok {
 				if _, err := mail.ParseAddress(s); err != nil {
-					p.bad(v, "notify.email.from %q: %v", s, err)
+					p.bad(v, "%s.from %q: %v", sec, s, err)
 				}
 				c.From = s
 			}
 		},
 		"to": func(v *yaml.Node) {
-			list, ok := p.strList(v, "notify.email.to")
+			list, ok := p.strList(v, sec+".to")
 			if !ok {
 				return
 			}
 			if len(list) == 0 {
-				p.bad(v, "notify.email.to: at least one recipient")
+				p.bad(v, "%s.to: at least one recipient", sec)
 			}
 			for i, s := range list {
 				if _, err := mail.ParseAddress(s); err != nil {
-					p.bad(v.Content[i], "notify.email.to %q: %v", s, err)
+					p.bad(v.Content[i], "%s.to %q: %v", sec, s, err)
 				}
 			}
 			c.To = list
 		},
 	})
 	if n.Kind != yaml.MappingNode {
-		return
+		return nil
 	}
 	for _, req := range []struct{ key, val string }{{"server", c.Server}, {"from", c.From}} {
 		if req.val == "" && !hasKey(n, req.key) {
-			p.bad(n, "notify.email needs %s", req.key)
+			p.bad(n, "%s needs %s", sec, req.key)
 		}
 	}
 	if c.To == nil && !hasKey(n, "to") {
-		p.bad(n, "notify.email needs to (a list of recipients)")
+		p.bad(n, "%s needs to (a list of recipients)", sec)
 	}
 	switch {
 	case inFile:
 	case c.Username != "" && passwordEnv == "":
-		p.bad(userNode, "notify.email.username needs password_env, the environment variable holding the password")
+		p.bad(userNode, "%s.username needs password_env, the environment variable holding the password", sec)
 	case passwordEnv != "" && c.Username == "":
-		p.bad(envNode, "notify.email.password_env needs username")
+		p.bad(envNode, "%s.password_env needs username", sec)
 	case passwordEnv != "":
 		c.Password = os.Getenv(passwordEnv)
 		if c.Password == "" {
-			p.bad(envNode, "notify.email.password_env: the environment variable %s is not set", passwordEnv)
+			p.bad(envNode, "%s.password_env: the environment variable %s is not set", sec, passwordEnv)
 		}
 	}
-	p.cfg.email = c
+	return c
 }
 
 func hasKey(m *yaml.Node, key string) bool {

@@ -66,7 +66,7 @@ func allBlocked(c *s3types.PublicAccessBlockConfiguration) bool {
 }
 
 // writeConfig writes a config file and returns its path.
-func writeConfig(t *testing.T, body string) string {
+func writeConfig(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "vigil.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -90,7 +90,7 @@ func scanS3(t *testing.T, db string, extra ...string) map[string]string {
 }
 
 // fixRecords returns `vigil fixes --format json`.
-func fixRecords(t *testing.T, db string, args ...string) []vigil.Fix {
+func fixRecords(t testing.TB, db string, args ...string) []vigil.Fix {
 	t.Helper()
 	code, out, stderr := runCLI(t, append([]string{"--db", db, "fixes", "--format", "json"}, args...)...)
 	if code != 0 {

@@ -62,11 +62,12 @@ func (a *app) historyCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "history UID",
-		Short: "Show a resource's configuration versions with their diffs",
+		Short: "Show a resource's configuration versions with their diffs, actors and events",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return vigil.Errorf(vigil.EINVALID, "unknown format %q (want text or json)", format)
+			// text is what table was called before; scripts may still say it.
+			if format != "table" && format != "text" && format != "json" {
+				return vigil.Errorf(vigil.EINVALID, "unknown format %q (want table or json)", format)
 			}
 			store, err := a.openExisting(cmd.Context())
 			if err != nil {
@@ -97,7 +98,13 @@ func (a *app) historyCmd() *cobra.Command {
 				if v.Actor != "" {
 					actor = " by " + v.Actor
 				}
-				fmt.Fprintf(a.stdout, "version %d  %s  %s%s  (scan %s)\n", v.Seq, v.ObservedAt.Format("2006-01-02 15:04:05Z"), state, actor, v.ScanID)
+				if v.Cause != nil && v.Cause.EventName != "" {
+					actor += "  event " + v.Cause.EventName
+					if v.Cause.EventID != "" {
+						actor += " (" + v.Cause.EventID + ")"
+					}
+				}
+				fmt.Fprintf(a.stdout, "version %d  %s  %s%s  (scan %s)\n", v.Seq, v.ObservedAt.UTC().Format("2006-01-02 15:04:05Z"), state, actor, v.ScanID)
 				for _, d := range v.Diff {
 					switch d.Op {
 					case "add":
@@ -112,7 +119,7 @@ func (a *app) historyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	return cmd
 }
 

@@ -113,8 +113,9 @@ func (a *app) root() *cobra.Command {
 	pf.StringVar(&a.dbPath, "db", envOr("VIGIL_DB", sqlite.DefaultPath()), "SQLite database file (env VIGIL_DB)")
 	pf.StringVar(&a.logLevel, "log-level", envOr("VIGIL_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
 	pf.StringVar(&a.configPath, "config", os.Getenv("VIGIL_CONFIG"), "YAML config file: remediation credentials, email, Always Fix rules (env VIGIL_CONFIG; see docs/config.md)")
-	root.AddCommand(a.scanCmd(), a.checksCmd(), a.inventoryCmd(), a.historyCmd(), a.iamCmd(), a.demoCmd(), a.versionCmd(),
+	root.AddCommand(a.scanCmd(), a.checksCmd(), a.inventoryCmd(), a.historyCmd(), a.iamCmd(), a.demoCmd(), a.serveCmd(), a.notificationsCmd(), a.versionCmd(),
 		a.fixCmd(), a.fixesCmd())
+	root.AddCommand(a.changesCmd())
 	return root
 }
 
@@ -126,11 +127,25 @@ func envOr(key, def string) string {
 }
 
 func (a *app) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: a.level()}))
+}
+
+func (a *app) level() slog.Level {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
 		lvl = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+	return lvl
+}
+
+// libraryLogger is for the libraries' own logs (River's): warnings and
+// errors only, unless --log-level debug asks for everything.
+func (a *app) libraryLogger() *slog.Logger {
+	lvl := a.level()
+	if lvl > slog.LevelDebug {
+		lvl = max(lvl, slog.LevelWarn)
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl})).With("component", "river")
 }
 
 // loadChecks loads the built-in checks plus those of --checks-dir.

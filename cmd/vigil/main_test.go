@@ -21,11 +21,16 @@ var emulator *testenv.Moto
 // failing-fix tests would otherwise wait for the retries.
 func TestMain(m *testing.M) {
 	verifyAttempts = 1
+	if os.Getenv(runMainEnv) == "1" {
+		// The serve tests run the daemon as a child process (to SIGKILL
+		// it): this binary, as vigil.
+		main()
+	}
 	os.Exit(testenv.MainWithMoto(m, &emulator))
 }
 
 // vigil runs the CLI in-process and returns its exit code and output.
-func runCLI(t *testing.T, args ...string) (int, string, string) {
+func runCLI(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &out, &errOut)

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vigilsec/vigil"
+	awscol "github.com/vigilsec/vigil/aws"
+	"github.com/vigilsec/vigil/watch"
+)
+
+// watcher wires one SQS queue to a watch.Watcher: the queue is read with
+// the scanning credentials of the account it names (default the first).
+func (d *daemon) watcher(ctx context.Context, qc queueConfig, workers int) (*watch.Watcher, error) {
+	acct := d.accounts[0]
+	if qc.account != "" {
+		acct, _ = d.account(qc.account)
+	}
+	q, err := d.col.Queue(ctx, acct, awscol.QueueOptions{URL: qc.url, DeadLetterURL: qc.deadLetterURL})
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", qc.url, err)
+	}
+	ids := make([]string, len(d.accounts))
+	for i, a := range d.accounts {
+		ids[i] = a.ID
+	}
+	return watch.New(watch.Options{
+		Queue:    sqsQueue{q},
+		Decode:   decodeAWSEvent,
+		Read:     awsReader{d},
+		Evaluate: d.evaluate,
+		Store:    d.store,
+		After:    d.after,
+		Accounts: ids,
+		Workers:  workers,
+		Observe:  func(o watch.Outcome, lag time.Duration) { d.metrics.Handled(string(o), lag) },
+		Logger:   d.log.With("queue", qc.url),
+	})
+}
+
+// sqsQueue is an awscol.EventQueue as a watch.Queue.
+type sqsQueue struct{ q *awscol.EventQueue }
+
+func (s sqsQueue) Receive(ctx context.Context) ([]watch.Message, error) {
+	ms, err := s.q.Receive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]watch.Message, len(ms))
+	for i, m := range ms {
+		out[i] = watch.Message{ID: m.ID, Body: []byte(m.Body), Receives: m.Received, Ref: m}
+	}
+	return out, nil
+}
+
+func (s sqsQueue) Delete(ctx context.Context, m watch.Message) error {
+	return s.q.Delete(ctx, m.Ref.(awscol.Message))
+}
+
+func (s sqsQueue) Release(ctx context.Context, m watch.Message) error {
+	return s.q.Release(ctx, m.Ref.(awscol.Message))
+}
+
+func (s sqsQueue) MoveAside(ctx context.Context, m watch.Message, reason string) error {
+	return s.q.MoveAside(ctx, m.Ref.(awscol.Message), reason)
+}
+
+// decodeAWSEvent decodes an EventBridge CloudTrail event and maps it to
+// the resources it touched.
+func decodeAWSEvent(body []byte) (watch.Event, error) {
+	e, err := awscol.ParseEvent(body)
+	if err != nil {
+		return watch.Event{}, err
+	}
+	ev := watch.Event{Account: e.Account, Cause: vigil.Cause{EventID: e.ID, EventSource: e.Source, EventName: e.Name,
+		EventTime: e.Time, Actor: vigil.Actor{ARN: e.Actor.ARN, Type: e.Actor.Type, AccessKeyID: e.Actor.AccessKeyID,
+			SourceIP: e.Actor.SourceIP, UserAgent: e.Actor.UserAgent}}}
+	switch {
+	case e.Failed:
+		ev.Ignore = "failed call"
+		return ev, nil
+	case e.ReadOnly:
+		ev.Ignore = "read-only"
+		return ev, nil
+	}
+	ts, ok := awscol.Targets(e)
+	if !ok {
+		ev.Ignore = "unknown event"
+		return ev, nil
+	}
+	for _, t := range ts {
+		ev.Targets = append(ev.Targets, watch.Target{Type: t.Type, UID: t.UID, Region: t.Region, Deleted: t.Deleted})
+	}
+	return ev, nil
+}
+
+// awsReader re-reads targets with the collector's get-one path.
+type awsReader struct{ d *daemon }
+
+func (r awsReader) Get(ctx context.Context, account string, ts []watch.Target) ([]watch.Got, error) {
+	acct, ok := r.d.account(account)
+	if !ok {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "account %s is not watched", account)
+	}
+	touched := make([]awscol.Touched, len(ts))
+	for i, t := range ts {
+		touched[i] = awscol.Touched{Type: t.Type, UID: t.UID, Region: t.Region, Deleted: t.Deleted}
+	}
+	got, err := r.d.col.Get(ctx, acct, touched)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]watch.Got, len(got))
+	for i, g := range got {
+		t := g.Touched
+		out[i] = watch.Got{Target: watch.Target{Type: t.Type, UID: t.UID, Region: t.Region, Deleted: t.Deleted},
+			Resource: g.Resource, Found: g.Found, Partial: g.Partial, Err: g.Err}
+	}
+	return out, nil
+}

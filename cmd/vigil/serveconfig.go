@@ -1,0 +1,343 @@
+package main
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/vigilsec/vigil/alert"
+	"github.com/vigilsec/vigil/notify"
+	"github.com/vigilsec/vigil/river"
+)
+
+// serveConfig is what `vigil serve` reads from the config file besides
+// remediation and autofix: where to listen, scan schedules, event queues,
+// alert channels and alert rules.
+type serveConfig struct {
+	listen    string
+	schedules []river.Schedule
+	queues    []queueConfig
+	channels  []notify.Config
+	// alertsNode is the alerts section, parsed once the channels are known.
+	alertsNode *yaml.Node
+	rules      []*alert.Rule
+}
+
+// queueConfig is one event queue to watch.
+type queueConfig struct {
+	url, deadLetterURL, account string
+}
+
+const defaultListen = "127.0.0.1:8080"
+
+var (
+	channelNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+	envNamePattern     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	sqsURLPattern      = regexp.MustCompile(`^https?://[^/]+/\d{12}/[\w-]{1,80}(\.fifo)?$`)
+)
+
+func (p *configParser) serve(n *yaml.Node) {
+	p.fields(n, "serve", map[string]func(*yaml.Node){
+		"listen": func(v *yaml.Node) {
+			if s, ok := p.str(v, "serve.listen"); ok {
+				if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+					p.bad(v, "serve.listen %q: want host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)", s)
+				}
+				p.cfg.serve.listen = s
+			}
+		},
+	})
+}
+
+func (p *configParser) schedules(n *yaml.Node) {
+	if n.Kind != yaml.SequenceNode {
+		p.bad(n, "schedules must be a list, e.g. - {name: nightly, cron: \"0 3 * * *\"}")
+		return
+	}
+	names := map[string]bool{}
+	for i, sn := range n.Content {
+		sec := "schedules[" + itoa(i) + "]"
+		var s river.Schedule
+		var every, cronNode *yaml.Node
+		p.fields(sn, sec, map[string]func(*yaml.Node){
+			"name": func(v *yaml.Node) { s.Name, _ = p.str(v, sec+".name") },
+			"cron": func(v *yaml.Node) {
+				cronNode = v
+				if str, ok := p.str(v, sec+".cron"); ok {
+					sched, err := cron.ParseStandard(str)
+					if err != nil {
+						p.bad(v, "%s.cron %q: %v (want five fields: minute hour day-of-month month day-of-week, or @daily, @every 6h)", sec, str, err)
+						return
+					}
+					s.Every = sched
+				}
+			},
+			"every": func(v *yaml.Node) {
+				every = v
+				if d, ok := p.duration(v, sec+".every"); ok {
+					if d < time.Minute {
+						p.bad(v, "%s.every %s: scans run at most once a minute", sec, v.Value)
+						return
+					}
+					s.Every = river.Interval(d)
+				}
+			},
+			"accounts": func(v *yaml.Node) {
+				list, ok := p.strList(v, sec+".accounts")
+				if !ok {
+					return
+				}
+				for j, a := range list {
+					if !isAccountID(a) {
+						p.bad(v.Content[j], "%s.accounts: %q is not a 12-digit AWS account id", sec, a)
+					}
+				}
+				s.Accounts = list
+			},
+		})
+		if sn.Kind != yaml.MappingNode {
+			continue
+		}
+		switch {
+		case s.Name == "" && !hasKey(sn, "name"):
+			p.bad(sn, "%s needs a name", sec)
+		case names[s.Name]:
+			p.bad(sn, "%s: the name %q is used twice", sec, s.Name)
+		}
+		names[s.Name] = true
+		switch {
+		case every != nil && cronNode != nil:
+			p.bad(sn, "%s: set cron or every, not both", sec)
+		case every == nil && cronNode == nil:
+			p.bad(sn, "%s needs cron (\"0 3 * * *\") or every (6h)", sec)
+		}
+		if s.Every != nil {
+			p.cfg.serve.schedules = append(p.cfg.serve.schedules, s)
+		}
+	}
+}
+
+func (p *configParser) watch(n *yaml.Node) {
+	p.fields(n, "watch", map[string]func(*yaml.Node){
+		"aws": func(v *yaml.Node) {
+			if v.Kind != yaml.SequenceNode {
+				p.bad(v, "watch.aws must be a list of queues, e.g. - {queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/vigil-events}")
+				return
+			}
+			for i, qn := range v.Content {
+				sec := "watch.aws[" + itoa(i) + "]"
+				var q queueConfig
+				p.fields(qn, sec, map[string]func(*yaml.Node){
+					"queue_url":       func(v *yaml.Node) { q.url = p.queueURL(v, sec+".queue_url") },
+					"dead_letter_url": func(v *yaml.Node) { q.deadLetterURL = p.queueURL(v, sec+".dead_letter_url") },
+					"account": func(v *yaml.Node) {
+						if s, ok := p.str(v, sec+".account"); ok {
+							if !isAccountID(s) {
+								p.bad(v, "%s.account %q is not a 12-digit AWS account id", sec, s)
+							}
+							q.account = s
+						}
+					},
+				})
+				if qn.Kind == yaml.MappingNode && !hasKey(qn, "queue_url") {
+					p.bad(qn, "%s needs queue_url", sec)
+				}
+				if q.url != "" {
+					p.cfg.serve.queues = append(p.cfg.serve.queues, q)
+				}
+			}
+		},
+	})
+}
+
+func (p *configParser) queueURL(v *yaml.Node, key string) string {
+	s, ok := p.str(v, key)
+	if !ok {
+		return ""
+	}
+	if !sqsURLPattern.MatchString(s) {
+		p.bad(v, "%s %q: want an SQS queue URL, https://sqs.REGION.amazonaws.com/ACCOUNT/NAME", key, s)
+		return ""
+	}
+	return s
+}
+
+// channelTypes are the channel types and the keys each takes besides type.
+var channelTypes = map[string][]string{
+	"email":     {"server", "tls", "username", "password_env", "password", "from", "to"},
+	"slack":     {"url_env"},
+	"teams":     {"url_env"},
+	"webhook":   {"url", "url_env", "secret_env", "headers", "timeout"},
+	"pagerduty": {"routing_key_env", "url"},
+}
+
+func (p *configParser) channels(n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		p.bad(n, "channels must be a mapping of channel names to channels, e.g. ops: {type: slack, url_env: SLACK_WEBHOOK_URL}")
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		switch {
+		case !channelNamePattern.MatchString(name):
+			p.bad(k, "channel name %q: use letters, digits, '-', '_' and '.' (at most 64)", name)
+			continue
+		case seen[name]:
+			p.bad(k, "channels.%s is set twice", name)
+			continue
+		}
+		seen[name] = true
+		if c, ok := p.channel(v, name); ok {
+			p.cfg.serve.channels = append(p.cfg.serve.channels, c)
+		}
+	}
+}
+
+func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) {
+	sec := "channels." + name
+	c := notify.Config{Name: name}
+	if n.Kind != yaml.MappingNode {
+		p.bad(n, "%s must be a mapping with a type (email, slack, teams, webhook, pagerduty)", sec)
+		return c, false
+	}
+	tn := valueOf(n, "type")
+	if tn == nil {
+		p.bad(n, "%s needs a type (email, slack, teams, webhook, pagerduty)", sec)
+		return c, false
+	}
+	keys, ok := channelTypes[tn.Value]
+	if !ok {
+		p.bad(tn, "%s.type %q: want email, slack, teams, webhook or pagerduty", sec, tn.Value)
+		return c, false
+	}
+	c.Type = tn.Value
+	before := len(p.probs)
+	if c.Type == "email" {
+		// The email keys are those of notify.email.
+		rest := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value != "type" {
+				rest.Content = append(rest.Content, n.Content[i], n.Content[i+1])
+			}
+		}
+		c.Email = p.emailConfig(rest, sec)
+		return c, len(p.probs) == before
+	}
+	handlers := map[string]func(*yaml.Node){"type": func(*yaml.Node) {}}
+	secret := func(key string, into *string) func(*yaml.Node) {
+		return func(v *yaml.Node) {
+			if s, ok := p.str(v, sec+"."+key); ok {
+				*into = p.fromEnv(v, sec+"."+key, s)
+			}
+		}
+	}
+	for _, k := range keys {
+		switch k {
+		case "url_env":
+			handlers[k] = secret(k, &c.URL)
+		case "secret_env":
+			handlers[k] = secret(k, &c.Secret)
+		case "routing_key_env":
+			handlers[k] = secret(k, &c.RoutingKey)
+		case "url":
+			handlers[k] = func(v *yaml.Node) {
+				if s, ok := p.str(v, sec+".url"); ok {
+					if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+						p.bad(v, "%s.url %q: want an http(s) URL", sec, s)
+					}
+					c.URL = s
+				}
+			}
+		case "headers":
+			handlers[k] = func(v *yaml.Node) { c.Headers, _ = p.strMap(v, sec+".headers") }
+		case "timeout":
+			handlers[k] = func(v *yaml.Node) { c.Timeout, _ = p.duration(v, sec+".timeout") }
+		}
+	}
+	p.fields(n, sec, handlers)
+	need := map[string]string{"slack": "url_env", "teams": "url_env", "pagerduty": "routing_key_env"}
+	if k, ok := need[c.Type]; ok && !hasKey(n, k) {
+		p.bad(n, "%s needs %s, the environment variable holding the %s", sec, k, map[string]string{
+			"url_env": "webhook URL (a secret)", "routing_key_env": "integration routing key"}[k])
+	}
+	if c.Type == "webhook" && !hasKey(n, "url") && !hasKey(n, "url_env") {
+		p.bad(n, "%s needs url (or url_env)", sec)
+	}
+	if c.Type == "webhook" && !hasKey(n, "secret_env") {
+		p.bad(n, "%s needs secret_env: webhooks are signed (HMAC-SHA256) so that the receiver can trust them", sec)
+	}
+	if len(p.probs) > before {
+		return c, false
+	}
+	if _, err := notify.New(c, notify.Options{}); err != nil {
+		p.bad(n, "%s: %v", sec, err)
+		return c, false
+	}
+	return c, true
+}
+
+// fromEnv reads the secret in the environment variable a config key names.
+func (p *configParser) fromEnv(v *yaml.Node, key, name string) string {
+	if !envNamePattern.MatchString(name) {
+		p.bad(v, "%s %q: want the name of an environment variable, e.g. SLACK_WEBHOOK_URL", key, name)
+		return ""
+	}
+	s := os.Getenv(name)
+	if strings.TrimSpace(s) == "" {
+		p.bad(v, "%s: the environment variable %s is not set", key, name)
+	}
+	return s
+}
+
+func valueOf(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// alerts parses the alert rules once every other section is read, so that
+// rules can name channels defined after them.
+func (p *configParser) alerts() {
+	n := p.cfg.serve.alertsNode
+	if n == nil {
+		return
+	}
+	names := map[string]bool{}
+	for _, c := range p.cfg.serve.channels {
+		names[c.Name] = true
+	}
+	// A channel with a problem is reported already; rules naming it are
+	// not reported again as naming an unknown channel.
+	for i := 0; i+1 < len(p.channelNodes()); i += 2 {
+		names[p.channelNodes()[i].Value] = true
+	}
+	rules, probs := alert.Parse(n, p.file, alert.Env{Channels: names, Checks: p.checks})
+	p.probs = append(p.probs, probs...)
+	p.cfg.serve.rules = rules
+}
+
+func (p *configParser) channelNodes() []*yaml.Node {
+	if p.channelsNode == nil || p.channelsNode.Kind != yaml.MappingNode {
+		return nil
+	}
+	return p.channelsNode.Content
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
