@@ -114,3 +114,39 @@ type DiffOp struct {
 	Old  any    `json:"old,omitempty"`
 	New  any    `json:"new,omitempty"`
 }
+
+// Overlay returns r with a partial re-read laid over it: each top-level
+// property the re-read set or failed to read (a read error on it or below
+// it) replaces r's, with its read errors; every other property and read
+// error stays. Account and region settings resources are re-read this way,
+// one service's settings at a time.
+func (r Resource) Overlay(partial Resource) Resource {
+	top := func(p string) string { t, _, _ := strings.Cut(p, "."); return t }
+	owned := map[string]bool{}
+	for k := range partial.Properties {
+		owned[k] = true
+	}
+	for _, e := range partial.ReadErrors {
+		owned[top(e.Property)] = true
+	}
+	out := r
+	out.Properties = make(map[string]any, len(r.Properties)+len(partial.Properties))
+	for k, v := range r.Properties {
+		if !owned[k] {
+			out.Properties[k] = v
+		}
+	}
+	for k, v := range partial.Properties {
+		out.Properties[k] = v
+	}
+	out.ReadErrors = nil
+	for _, e := range r.ReadErrors {
+		if !owned[top(e.Property)] {
+			out.ReadErrors = append(out.ReadErrors, e)
+		}
+	}
+	out.ReadErrors = append(out.ReadErrors, partial.ReadErrors...)
+	out.CollectedAt = partial.CollectedAt
+	out.Hash = ""
+	return out
+}

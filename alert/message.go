@@ -212,23 +212,11 @@ func (r *Rules) findingMessage(rule *Rule, fs []finding, res vigil.Resource, cau
 	if why == "" {
 		why = checkWhy(fs)
 	}
-	var auto, manual []string
-	for _, f := range fs {
-		if r.autofix != nil && r.autofix(f.result.CheckID, res) {
-			auto = append(auto, f.result.CheckID)
-		} else {
-			manual = append(manual, f.result.FindingID())
-		}
+	results := make([]vigil.Result, len(fs))
+	for i, f := range fs {
+		results[i] = f.result
 	}
-	var action string
-	switch {
-	case len(manual) == 0:
-		action = actionAuto
-	case len(auto) == 0:
-		action = fmt.Sprintf(actionManual, strings.Join(manual, " "))
-	default:
-		action = fmt.Sprintf("Always Fix will correct %s; for the others, "+actionManual, strings.Join(auto, ", "), strings.Join(manual, " "))
-	}
+	action := r.action(res, results)
 	a := vigil.Alert{
 		Kind:      vigil.AlertFinding,
 		Severity:  worst.severity(),
@@ -381,4 +369,26 @@ func (r *Rules) fixMessage(rule *Rule, f vigil.Fix, outcome Outcome, res vigil.R
 		a.Actor = &act
 	}
 	return a
+}
+
+// action says what Vigil does about findings on res: Always Fix corrects
+// those an autofix rule covers; the others wait for `vigil fix`.
+func (r *Rules) action(res vigil.Resource, results []vigil.Result) string {
+	var auto, manual []string
+	for _, f := range results {
+		if r.autofix != nil && r.autofix(f.CheckID, res) {
+			auto = append(auto, f.CheckID)
+		} else {
+			manual = append(manual, f.FindingID())
+		}
+	}
+	switch {
+	case len(auto) == 0 && len(manual) == 0:
+		return "none: alert only"
+	case len(manual) == 0:
+		return actionAuto
+	case len(auto) == 0:
+		return fmt.Sprintf(actionManual, strings.Join(manual, " "))
+	}
+	return fmt.Sprintf("Always Fix will correct %s; for the others, "+actionManual, strings.Join(auto, ", "), strings.Join(manual, " "))
 }

@@ -153,6 +153,14 @@ func (r *Rules) Observed(rec vigil.Recorded, cause *vigil.Cause, at time.Time) (
 				if err != nil {
 					errs = append(errs, err)
 				}
+				if len(as) > 0 {
+					// The change opened findings: say what becomes of them.
+					if act := r.action(c.New, openedOn(rec.Transitions, as[0].Resource.UID)); act != "none: alert only" {
+						for i := range as {
+							as[i].Action = act
+						}
+					}
+				}
 				add(as...)
 			}
 		case vigil.AlertFinding:
@@ -160,6 +168,17 @@ func (r *Rules) Observed(rec vigil.Recorded, cause *vigil.Cause, at time.Time) (
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// openedOn returns the results of findings on uid that opened.
+func openedOn(ts []vigil.Transition, uid string) []vigil.Result {
+	var out []vigil.Result
+	for _, t := range ts {
+		if t.Opened && t.Result.ResourceUID == uid {
+			out = append(out, t.Result)
+		}
+	}
+	return out
 }
 
 // Fixed returns the alerts a fix record causes. res is the fixed resource

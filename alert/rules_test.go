@@ -574,3 +574,37 @@ func TestCostLimitFailsOpen(t *testing.T) {
 		t.Errorf("alerts %q, want %q", sent(got), want)
 	}
 }
+
+// TestObservedChangeAction: a change alert says what becomes of the
+// findings the change opened on its resource.
+func TestObservedChangeAction(t *testing.T) {
+	t.Parallel()
+	public := opened("aws-s3-bucket-public", bucket, "aws.s3.bucket", acct, vigil.Critical, "public")
+	elsewhere := opened("aws-s3-bucket-public", "arn:aws:s3:::other", "aws.s3.bucket", acct, vigil.Critical, "public")
+	covers := func(checkID string, r vigil.Resource) bool { return checkID == "aws-s3-bucket-public" && r.Name == "logs" }
+	c := change(ptr(s3bucket(false)), s3bucket(true), false)
+	for _, tt := range []struct {
+		name    string
+		autofix func(string, vigil.Resource) bool
+		ts      []vigil.Transition
+		want    string
+	}{
+		{"no finding opened", covers, nil, "none: alert only"},
+		{"a finding of another resource", covers, []vigil.Transition{elsewhere}, "none: alert only"},
+		{"covered by Always Fix", covers, []vigil.Transition{public}, "Always Fix will correct it"},
+		{"not covered", nil, []vigil.Transition{public},
+			"none: alert only — run `vigil fix " + vigil.FindingID("aws-s3-bucket-public", bucket) + "`"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rs := New([]*Rule{rule("bucket-made-public", testRules(t))}, testChecks(t), WithAutofix(tt.autofix))
+			got, err := rs.Observed(vigil.Recorded{Changes: []vigil.Change{c}, Transitions: tt.ts}, nil, t0)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("got %d alerts, %v; want 1", len(got), err)
+			}
+			if got[0].Action != tt.want {
+				t.Errorf("action %q, want %q", got[0].Action, tt.want)
+			}
+		})
+	}
+}

@@ -37,31 +37,7 @@ func (g Got) Apply(stored vigil.Resource) vigil.Resource {
 	if !g.Partial || stored.UID == "" {
 		return g.Resource
 	}
-	owned := map[string]bool{}
-	for k := range g.Resource.Properties {
-		owned[k] = true
-	}
-	for _, e := range g.Resource.ReadErrors {
-		owned[topProperty(e.Property)] = true
-	}
-	out := stored
-	out.Properties = make(map[string]any, len(stored.Properties))
-	for k, v := range stored.Properties {
-		if !owned[k] {
-			out.Properties[k] = v
-		}
-	}
-	maps.Copy(out.Properties, g.Resource.Properties)
-	out.ReadErrors = nil
-	for _, e := range stored.ReadErrors {
-		if !owned[topProperty(e.Property)] {
-			out.ReadErrors = append(out.ReadErrors, e)
-		}
-	}
-	out.ReadErrors = append(out.ReadErrors, g.Resource.ReadErrors...)
-	out.CollectedAt = g.Resource.CollectedAt
-	out.Hash = ""
-	return out
+	return stored.Overlay(g.Resource)
 }
 
 // topProperty is the first element of a dotted property path.

@@ -24,6 +24,11 @@ var defaultRates = map[string]struct {
 	"s3":  {100, 100},
 }
 
+// rateLimitID names the finalize middleware that waits for a token and
+// counts the call, so that clients that must not wait (the event queue's
+// long polls) can swap it for a counter by the same name.
+const rateLimitID = "VigilRateLimit"
+
 // limiter returns the token bucket for an account, region and service.
 func (c *Collector) limiter(account, region, svc string) *rate.Limiter {
 	key := account + "/" + region + "/" + svc
@@ -46,7 +51,7 @@ func (c *Collector) limiter(account, region, svc string) *rate.Limiter {
 // included) and counts the attempt.
 func (c *Collector) limitMiddleware(acct vigil.Account) func(*middleware.Stack) error {
 	return func(st *middleware.Stack) error {
-		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("VigilRateLimit",
+		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc(rateLimitID,
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 				svc := serviceName(awsmiddleware.GetServiceID(ctx))
 				if err := c.limiter(acct.Profile+acct.RoleARN, awsmiddleware.GetRegion(ctx), svc).Wait(ctx); err != nil {

@@ -182,12 +182,12 @@ func (c *Collector) Queue(ctx context.Context, acct vigil.Account, o QueueOption
 // bucket, and SQS's own limits (nearly unlimited API calls per second per
 // queue) are far above anything one watcher sends.
 func (c *Collector) unlimited(st *middleware.Stack) error {
-	count := middleware.FinalizeMiddlewareFunc("VigilRateLimit",
+	count := middleware.FinalizeMiddlewareFunc(rateLimitID,
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			c.calls.Add(1)
 			return next.HandleFinalize(ctx, in)
 		})
-	if _, err := st.Finalize.Swap("VigilRateLimit", count); err != nil {
+	if _, err := st.Finalize.Swap(rateLimitID, count); err != nil {
 		// No limiter on this stack (a config built elsewhere): count anyway.
 		return st.Finalize.Add(count, middleware.After)
 	}

@@ -11,8 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"strings"
 	"sync"
 	"time"
 
@@ -317,7 +315,7 @@ func (w *Watcher) record(ctx context.Context, ev Event) (bool, error) {
 			if err != nil {
 				return false, fmt.Errorf("read stored %s: %w", g.Resource.UID, err)
 			}
-			g.Resource = Overlay(stored, g.Resource)
+			g.Resource = stored.Overlay(g.Resource)
 		}
 		r := g.Resource
 		r.ComputeHash()
@@ -340,36 +338,4 @@ func (w *Watcher) record(ctx context.Context, ev Event) (bool, error) {
 		return false, err
 	}
 	return len(rec.Changes) > 0 || len(rec.Transitions) > 0, nil
-}
-
-// Overlay lays the properties and read errors of a partial re-read of a
-// settings resource over its stored state: the keys the re-read set
-// replace the stored ones, and read errors on those keys are the re-read's.
-func Overlay(stored, partial vigil.Resource) vigil.Resource {
-	out := stored
-	out.Properties = maps.Clone(stored.Properties)
-	if out.Properties == nil {
-		out.Properties = map[string]any{}
-	}
-	covered := map[string]bool{}
-	for k, v := range partial.Properties {
-		out.Properties[k] = v
-		covered[k] = true
-	}
-	for _, e := range partial.ReadErrors {
-		top, _, _ := strings.Cut(e.Property, ".")
-		covered[top] = true
-		delete(out.Properties, top)
-	}
-	out.ReadErrors = nil
-	for _, e := range stored.ReadErrors {
-		top, _, _ := strings.Cut(e.Property, ".")
-		if !covered[top] {
-			out.ReadErrors = append(out.ReadErrors, e)
-		}
-	}
-	out.ReadErrors = append(out.ReadErrors, partial.ReadErrors...)
-	out.CollectedAt = partial.CollectedAt
-	out.Hash = ""
-	return out
 }

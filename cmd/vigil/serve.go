@@ -90,6 +90,7 @@ type daemon struct {
 	queue    *river.Queue
 	col      *awscol.Collector
 	accounts []vigil.Account
+	regions  []string // --regions; empty: every enabled region
 	checks   *policy.Set
 	mutes    *policy.Mutes
 	trust    policy.Trust
@@ -186,7 +187,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	}
 	defer func() { _ = store.Close() }()
 
-	d := &daemon{log: log, store: store, col: col, accounts: accounts, checks: checks, mutes: mutes, trust: trust,
+	d := &daemon{log: log, store: store, col: col, accounts: accounts, regions: splitList(f.regions), checks: checks, mutes: mutes, trust: trust,
 		cfg: cfg, channels: channels, autofix: autofix}
 	d.metrics = metrics.New(version, d.openFindings)
 	d.rules = alert.New(cfg.serve.rules, all, alert.WithAutofix(func(checkID string, r vigil.Resource) bool {

@@ -84,7 +84,6 @@ autofix:
 		}
 	}
 	eventually(tb, 5*time.Minute, "every alert", func() bool { return hook.count() == 2*n })
-	elapsed := time.Since(start)
 	b.StopTimer()
 	d.stop()
 
@@ -117,7 +116,6 @@ autofix:
 	b.ReportMetric(pct(toFix, 95).Seconds(), "fixed-p95-s")
 	b.ReportMetric(float64(n)/lastAlert.Sub(start).Seconds(), "alerted-events/s")
 	b.ReportMetric(float64(n)/lastFix.Sub(start).Seconds(), "fixes/s")
-	_ = elapsed
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -295,7 +295,7 @@ func createBucket(t testing.TB, bucket string) func() bool {
 
 // serveConfig is the config of the serve tests: Always Fix for public
 // buckets, an alert when a bucket is made public and one per fix.
-func serveTestConfig(t testing.TB, queue, dlq, hookURL, smtpServer string) string {
+func serveTestConfig(t testing.TB, queue, dlq, hookURL, smtpServer string, extraRules ...string) string {
 	t.Helper()
 	channels := "  hook: {type: webhook, url: \"" + hookURL + "\", secret_env: VIGIL_TEST_HOOK_SECRET}\n"
 	names := "hook"
@@ -321,7 +321,7 @@ channels:
     on: fix
     outcomes: [verified, failed, flapping]
     channels: [`+names+`]
-autofix:
+`+strings.Join(extraRules, "")+`autofix:
   enabled: true
   rules:
     - {name: private-buckets, checks: [`+publicCheck+`]}
@@ -428,7 +428,8 @@ func TestServeHealsPublicBucket(t *testing.T) {
 	}
 	ch, fx := bodies[0], bodies[1]
 	if ch.Rule != "bucket-made-public" || ch.Severity != "critical" || ch.Actor == nil || ch.Actor.ARN != alice ||
-		ch.Actor.SourceIP != "203.0.113.7" || ch.Resource.UID != uid || ch.Why != "Anyone on the internet can read this bucket's objects." {
+		ch.Actor.SourceIP != "203.0.113.7" || ch.Resource.UID != uid || ch.Why != "Anyone on the internet can read this bucket's objects." ||
+		ch.Action != "Always Fix will correct it" {
 		t.Errorf("change alert %+v", ch)
 	}
 	if fx.Rule != "healing" || fx.Fix == nil || fx.Fix.Status != "verified" || fx.Resource.UID != uid || fx.CheckID != publicCheck ||
@@ -625,4 +626,59 @@ func TestServeBadEvents(t *testing.T) {
 	if strings.Contains(d.log(), "panic") {
 		t.Errorf("the daemon panicked:\n%s", d.log())
 	}
+}
+
+// TestServeScheduledScan: a scan at start-up (the path every schedule
+// takes) opens the finding of a bucket that was public before Vigil
+// started, alerts it, and Always Fix corrects it.
+func TestServeScheduledScan(t *testing.T) {
+	emulator.Reset(t)
+	bpa := seedBuckets(t, nil, "acme-old-public")
+	_, queue, dlq := eventQueues(t)
+	hook := newReceiver(t)
+	cfg := serveTestConfig(t, queue, dlq, hook.URL, "", `  - {name: new-critical, on: finding, severity: critical, channels: [hook]}
+`)
+	db := filepath.Join(t.TempDir(), "vigil.db")
+	d := startServe(t, db, cfg, "--scan-on-start")
+	// The scan found the bucket (new to the inventory, and public: the
+	// change rule fires too) and its finding; then the fix.
+	eventually(t, 60*time.Second, "the finding, change and fix alerts", func() bool {
+		_, accepted, _, _ := hook.snapshot()
+		return len(accepted) == 3
+	})
+	_, _, bodies, _ := hook.snapshot()
+	kinds := map[string]notify.WebhookBody{}
+	for _, b := range bodies {
+		kinds[b.Kind] = b
+	}
+	if f := kinds["finding"]; f.CheckID != publicCheck || f.Rule != "new-critical" || f.Resource.UID != "arn:aws:s3:::acme-old-public" ||
+		f.Actor != nil || f.Action != "Always Fix will correct it" {
+		t.Errorf("finding alert %+v", f)
+	}
+	if c := kinds["change"]; c.Rule != "bucket-made-public" || c.Title != "aws.s3.bucket acme-old-public created" {
+		t.Errorf("change alert %+v", c)
+	}
+	if f := kinds["fix"]; f.Fix == nil || f.Fix.Status != "verified" {
+		t.Errorf("fix alert %+v", f)
+	}
+	if !allBlocked(bpa("acme-old-public")) {
+		t.Errorf("the bucket is still public: %+v", bpa("acme-old-public"))
+	}
+	eventually(t, 10*time.Second, "the scan counted", func() bool {
+		return strings.Contains(d.metrics(), `vigil_scans_total{status="succeeded"} 1`+"\n")
+	})
+	if m := d.metrics(); !strings.Contains(m, `vigil_findings_open{severity="critical"} 0`+"\n") {
+		t.Errorf("open critical findings after the fix are not 0:\n%s", grepLines(m, "vigil_findings_open"))
+	}
+	d.stop()
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -27,7 +27,7 @@ func (d *daemon) watcher(ctx context.Context, qc queueConfig, workers int) (*wat
 	}
 	return watch.New(watch.Options{
 		Queue:    sqsQueue{q},
-		Decode:   decodeAWSEvent,
+		Decode:   d.decode,
 		Read:     awsReader{d},
 		Evaluate: d.evaluate,
 		Store:    d.store,
@@ -64,6 +64,26 @@ func (s sqsQueue) Release(ctx context.Context, m watch.Message) error {
 
 func (s sqsQueue) MoveAside(ctx context.Context, m watch.Message, reason string) error {
 	return s.q.MoveAside(ctx, m.Ref.(awscol.Message), reason)
+}
+
+// decode decodes an event and keeps the targets in the scanned regions:
+// with --regions, a resource elsewhere is not in the inventory, and reading
+// it would add one that the next scan removes.
+func (d *daemon) decode(body []byte) (watch.Event, error) {
+	ev, err := decodeAWSEvent(body)
+	if err != nil || len(d.regions) == 0 || ev.Ignore != "" {
+		return ev, err
+	}
+	kept := ev.Targets[:0]
+	for _, t := range ev.Targets {
+		if t.Region == "" || t.Region == "global" || contains(d.regions, t.Region) {
+			kept = append(kept, t)
+		}
+	}
+	if ev.Targets = kept; len(kept) == 0 {
+		ev.Ignore = "region not scanned"
+	}
+	return ev, nil
 }
 
 // decodeAWSEvent decodes an EventBridge CloudTrail event and maps it to

@@ -56,23 +56,33 @@ func (p *configParser) serve(n *yaml.Node) {
 }
 
 func (p *configParser) schedules(n *yaml.Node) {
+	// A bare key (every entry commented out) schedules nothing.
+	if isNull(n) {
+		return
+	}
 	if n.Kind != yaml.SequenceNode {
 		p.bad(n, "schedules must be a list, e.g. - {name: nightly, cron: \"0 3 * * *\"}")
 		return
 	}
 	names := map[string]bool{}
 	for i, sn := range n.Content {
-		sec := "schedules[" + itoa(i) + "]"
+		// Numbered from 1, as autofix and alert rules are.
+		sec := "schedules[" + itoa(i+1) + "]"
 		var s river.Schedule
-		var every, cronNode *yaml.Node
+		var every, cronNode, nameNode *yaml.Node
 		p.fields(sn, sec, map[string]func(*yaml.Node){
-			"name": func(v *yaml.Node) { s.Name, _ = p.str(v, sec+".name") },
+			"name": func(v *yaml.Node) { s.Name, _ = p.str(v, sec+".name"); nameNode = v },
 			"cron": func(v *yaml.Node) {
 				cronNode = v
 				if str, ok := p.str(v, sec+".cron"); ok {
 					sched, err := cron.ParseStandard(str)
 					if err != nil {
 						p.bad(v, "%s.cron %q: %v (want five fields: minute hour day-of-month month day-of-week, or @daily, @every 6h)", sec, str, err)
+						return
+					}
+					// @every takes seconds; the every key's floor holds here too.
+					if cd, ok := sched.(cron.ConstantDelaySchedule); ok && cd.Delay < time.Minute {
+						p.bad(v, "%s.cron %q: scans run at most once a minute", sec, str)
 						return
 					}
 					s.Every = sched
@@ -105,8 +115,10 @@ func (p *configParser) schedules(n *yaml.Node) {
 			continue
 		}
 		switch {
-		case s.Name == "" && !hasKey(sn, "name"):
+		case nameNode == nil:
 			p.bad(sn, "%s needs a name", sec)
+		case strings.TrimSpace(s.Name) == "" && nameNode.Kind == yaml.ScalarNode && nameNode.Tag != "!!null":
+			p.bad(nameNode, "%s.name must not be empty", sec)
 		case names[s.Name]:
 			p.bad(sn, "%s: the name %q is used twice", sec, s.Name)
 		}
@@ -126,12 +138,16 @@ func (p *configParser) schedules(n *yaml.Node) {
 func (p *configParser) watch(n *yaml.Node) {
 	p.fields(n, "watch", map[string]func(*yaml.Node){
 		"aws": func(v *yaml.Node) {
+			if isNull(v) {
+				return
+			}
 			if v.Kind != yaml.SequenceNode {
 				p.bad(v, "watch.aws must be a list of queues, e.g. - {queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/vigil-events}")
 				return
 			}
+			seen := map[string]bool{}
 			for i, qn := range v.Content {
-				sec := "watch.aws[" + itoa(i) + "]"
+				sec := "watch.aws[" + itoa(i+1) + "]"
 				var q queueConfig
 				p.fields(qn, sec, map[string]func(*yaml.Node){
 					"queue_url":       func(v *yaml.Node) { q.url = p.queueURL(v, sec+".queue_url") },
@@ -148,9 +164,16 @@ func (p *configParser) watch(n *yaml.Node) {
 				if qn.Kind == yaml.MappingNode && !hasKey(qn, "queue_url") {
 					p.bad(qn, "%s needs queue_url", sec)
 				}
-				if q.url != "" {
-					p.cfg.serve.queues = append(p.cfg.serve.queues, q)
+				if q.url == "" {
+					continue
 				}
+				// Two watchers on one queue would race for its messages.
+				if seen[q.url] {
+					p.bad(valueOf(qn, "queue_url"), "%s: the queue %s is watched twice", sec, q.url)
+					continue
+				}
+				seen[q.url] = true
+				p.cfg.serve.queues = append(p.cfg.serve.queues, q)
 			}
 		},
 	})
@@ -170,14 +193,17 @@ func (p *configParser) queueURL(v *yaml.Node, key string) string {
 
 // channelTypes are the channel types and the keys each takes besides type.
 var channelTypes = map[string][]string{
-	"email":     {"server", "tls", "username", "password_env", "password", "from", "to"},
-	"slack":     {"url_env"},
-	"teams":     {"url_env"},
+	"email":     {"server", "tls", "username", "password_env", "password", "from", "to", "timeout"},
+	"slack":     {"url_env", "timeout"},
+	"teams":     {"url_env", "timeout"},
 	"webhook":   {"url", "url_env", "secret_env", "headers", "timeout"},
-	"pagerduty": {"routing_key_env", "url"},
+	"pagerduty": {"routing_key_env", "url", "timeout"},
 }
 
 func (p *configParser) channels(n *yaml.Node) {
+	if isNull(n) {
+		return
+	}
 	if n.Kind != yaml.MappingNode {
 		p.bad(n, "channels must be a mapping of channel names to channels, e.g. ops: {type: slack, url_env: SLACK_WEBHOOK_URL}")
 		return
@@ -221,11 +247,20 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 	c.Type = tn.Value
 	before := len(p.probs)
 	if c.Type == "email" {
-		// The email keys are those of notify.email.
+		// The email keys are those of notify.email, plus type and timeout.
 		rest := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+		timeoutSeen := false
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value != "type" {
-				rest.Content = append(rest.Content, n.Content[i], n.Content[i+1])
+			k, v := n.Content[i], n.Content[i+1]
+			switch {
+			case k.Value == "type":
+			case k.Value == "timeout" && timeoutSeen:
+				p.bad(k, "%s.timeout is set twice", sec)
+			case k.Value == "timeout":
+				timeoutSeen = true
+				c.Timeout, _ = p.duration(v, sec+".timeout")
+			default:
+				rest.Content = append(rest.Content, k, v)
 			}
 		}
 		c.Email = p.emailConfig(rest, sec)
@@ -250,8 +285,9 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 		case "url":
 			handlers[k] = func(v *yaml.Node) {
 				if s, ok := p.str(v, sec+".url"); ok {
+					// The value is not echoed: a URL may carry a token.
 					if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-						p.bad(v, "%s.url %q: want an http(s) URL", sec, s)
+						p.bad(v, "%s.url: want an http(s) URL such as https://alerts.example.com/vigil (value hidden: it may hold a secret)", sec)
 					}
 					c.URL = s
 				}
@@ -268,8 +304,13 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 		p.bad(n, "%s needs %s, the environment variable holding the %s", sec, k, map[string]string{
 			"url_env": "webhook URL (a secret)", "routing_key_env": "integration routing key"}[k])
 	}
-	if c.Type == "webhook" && !hasKey(n, "url") && !hasKey(n, "url_env") {
-		p.bad(n, "%s needs url (or url_env)", sec)
+	if c.Type == "webhook" {
+		switch u, e := valueOf(n, "url"), valueOf(n, "url_env"); {
+		case u == nil && e == nil:
+			p.bad(n, "%s needs url (or url_env)", sec)
+		case u != nil && e != nil:
+			p.bad(e, "%s: set url or url_env, not both", sec)
+		}
 	}
 	if c.Type == "webhook" && !hasKey(n, "secret_env") {
 		p.bad(n, "%s needs secret_env: webhooks are signed (HMAC-SHA256) so that the receiver can trust them", sec)
@@ -287,7 +328,8 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 // fromEnv reads the secret in the environment variable a config key names.
 func (p *configParser) fromEnv(v *yaml.Node, key, name string) string {
 	if !envNamePattern.MatchString(name) {
-		p.bad(v, "%s %q: want the name of an environment variable, e.g. SLACK_WEBHOOK_URL", key, name)
+		// Not echoed: the usual mistake is pasting the secret itself here.
+		p.bad(v, "%s: want the name of an environment variable that holds the secret, e.g. SLACK_WEBHOOK_URL (value hidden: it may be the secret itself)", key)
 		return ""
 	}
 	s := os.Getenv(name)
@@ -296,6 +338,8 @@ func (p *configParser) fromEnv(v *yaml.Node, key, name string) string {
 	}
 	return s
 }
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 func valueOf(m *yaml.Node, key string) *yaml.Node {
 	for i := 0; i+1 < len(m.Content); i += 2 {
