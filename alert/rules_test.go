@@ -581,7 +581,9 @@ func TestObservedChangeAction(t *testing.T) {
 	t.Parallel()
 	public := opened("aws-s3-bucket-public", bucket, "aws.s3.bucket", acct, vigil.Critical, "public")
 	elsewhere := opened("aws-s3-bucket-public", "arn:aws:s3:::other", "aws.s3.bucket", acct, vigil.Critical, "public")
-	covers := func(checkID string, r vigil.Resource) bool { return checkID == "aws-s3-bucket-public" && r.Name == "logs" }
+	covers := func(checkID string, r vigil.Resource) bool {
+		return checkID == "aws-s3-bucket-public" && r.Name == "logs"
+	}
 	c := change(ptr(s3bucket(false)), s3bucket(true), false)
 	for _, tt := range []struct {
 		name    string

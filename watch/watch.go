@@ -124,8 +124,8 @@ type Options struct {
 	// Observe, if set, is called once per message with its outcome and,
 	// for a decoded event, the lag from the event's time to now (metrics).
 	Observe func(o Outcome, lag time.Duration)
-	Logger      *slog.Logger
-	Now         func() time.Time
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Watcher consumes one queue.
