@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -211,13 +212,41 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 // Handle handles one message: decode, re-read, record, acknowledge. It
-// returns the outcome and, for Failed and GaveUp, the error.
-func (w *Watcher) Handle(ctx context.Context, m Message) (Outcome, error) {
-	out, lag, err := w.handle(ctx, m)
-	if w.o.Observe != nil {
-		w.o.Observe(out, lag)
-	}
+// returns the outcome and, for Failed and GaveUp, the error. A panic while
+// handling (a bug met by an odd event) is a failure of that message, not
+// of the watcher: it is logged with its stack, and the message is retried
+// and then moved aside like any other failure.
+func (w *Watcher) Handle(ctx context.Context, m Message) (out Outcome, err error) {
+	var lag time.Duration
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic handling message %s: %v", m.ID, p)
+			w.o.Logger.Error("event handling panicked", "message", m.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out = w.failed(ctx, w.o.Logger.With("message", m.ID), m, err)
+		}
+		if w.o.Observe != nil {
+			w.o.Observe(out, lag)
+		}
+	}()
+	out, lag, err = w.handle(ctx, m)
 	return out, err
+}
+
+// failed releases a message to retry it, or moves it aside once it has
+// failed MaxReceives times.
+func (w *Watcher) failed(ctx context.Context, log *slog.Logger, m Message, err error) Outcome {
+	if m.Receives >= w.o.MaxReceives {
+		log.Error("event failed too often, moved aside", "receives", m.Receives, "err", err)
+		if merr := w.o.Queue.MoveAside(ctx, m, fmt.Sprintf("failed %d times: %v", m.Receives, err)); merr != nil {
+			log.Error("move failed message aside", "err", merr)
+		}
+		return GaveUp
+	}
+	log.Warn("event failed, will retry", "receives", m.Receives, "err", err)
+	if rerr := w.o.Queue.Release(ctx, m); rerr != nil {
+		log.Error("release message", "err", rerr)
+	}
+	return Failed
 }
 
 func (w *Watcher) handle(ctx context.Context, m Message) (Outcome, time.Duration, error) {
@@ -249,18 +278,7 @@ func (w *Watcher) handle(ctx context.Context, m Message) (Outcome, time.Duration
 	}
 	changed, err := w.record(ctx, ev)
 	if err != nil {
-		if m.Receives >= w.o.MaxReceives {
-			log.Error("event failed too often, moved aside", "receives", m.Receives, "err", err)
-			if merr := w.o.Queue.MoveAside(ctx, m, fmt.Sprintf("failed %d times: %v", m.Receives, err)); merr != nil {
-				log.Error("move failed message aside", "err", merr)
-			}
-			return GaveUp, lag, err
-		}
-		log.Warn("event failed, will retry", "receives", m.Receives, "err", err)
-		if rerr := w.o.Queue.Release(ctx, m); rerr != nil {
-			log.Error("release message", "err", rerr)
-		}
-		return Failed, lag, err
+		return w.failed(ctx, log, m, err), lag, err
 	}
 	w.ack(ctx, log, m)
 	if !changed {

@@ -97,6 +97,7 @@ type reader struct {
 	partial  map[string]bool
 	fail     map[string]error
 	failCall error
+	panics   bool
 }
 
 func (r *reader) Get(_ context.Context, account string, ts []Target) ([]Got, error) {
@@ -104,6 +105,9 @@ func (r *reader) Get(_ context.Context, account string, ts []Target) ([]Got, err
 	defer r.mu.Unlock()
 	if r.failCall != nil {
 		return nil, r.failCall
+	}
+	if r.panics {
+		panic("odd event")
 	}
 	var out []Got
 	for _, t := range ts {
@@ -349,5 +353,22 @@ func TestRunStopsOnCancel(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	if _, err := New(Options{}); vigil.ErrorCode(err) != vigil.EINVALID {
 		t.Errorf("New with nothing: %v, want EINVALID", err)
+	}
+}
+
+func TestHandlePanicIsAFailure(t *testing.T) {
+	f := newFixture(t)
+	f.r.panics = true
+	body := `{"account":"123456789012","id":"e9","uids":["arn:aws:s3:::x"]}`
+	o, err := f.w.Handle(t.Context(), msg("m1", 1, body))
+	if o != Failed || err == nil || err.Error() != "panic handling message m1: odd event" {
+		t.Errorf("first: %s, %v", o, err)
+	}
+	if o, _ := f.w.Handle(t.Context(), msg("m1", 3, body)); o != GaveUp {
+		t.Errorf("third: %s, want gave_up", o)
+	}
+	if !slices.Equal(f.q.released, []string{"m1"}) || f.q.aside["m1"] != "failed 3 times: panic handling message m1: odd event" ||
+		!slices.Equal(f.seen, []Outcome{Failed, GaveUp}) {
+		t.Errorf("released %v aside %v observed %v", f.q.released, f.q.aside, f.seen)
 	}
 }

@@ -122,8 +122,10 @@ func parseAgo(s string) (time.Duration, bool) {
 	return d, true
 }
 
-// changeSummary says in a few words what a version changed: the first
-// operation of its diff, with property paths relative to the properties.
+// changeSummary says in a few words what a version changed: one
+// operation of its diff (the first between scalars, such as a derived
+// verdict flipping, else the first), with property paths relative to the
+// properties.
 func changeSummary(v vigil.Version) string {
 	switch {
 	case v.Deleted:
@@ -134,6 +136,12 @@ func changeSummary(v vigil.Version) string {
 		return "restored"
 	}
 	d := v.Diff[0]
+	for _, op := range v.Diff {
+		if scalar(op.Old) && scalar(op.New) {
+			d = op
+			break
+		}
+	}
 	path := d.Path
 	if p, ok := strings.CutPrefix(path, "/properties/"); ok {
 		path = "/" + p
@@ -151,6 +159,15 @@ func changeSummary(v vigil.Version) string {
 		s += fmt.Sprintf("; +%d more", n)
 	}
 	return s
+}
+
+// scalar reports whether a diff value is a plain value, not an object or list.
+func scalar(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return false
+	}
+	return true
 }
 
 // shortActor is an actor ARN without its partition, service and account

@@ -88,7 +88,7 @@ func (a *app) loadConfig(checks *policy.Set, actions *fix.Registry) (*fileConfig
 	if err != nil {
 		return nil, vigil.Errorf(vigil.EINVALID, "config: %v", err)
 	}
-	p := &configParser{file: a.configPath, checks: checks, actions: actions, cfg: &fileConfig{file: a.configPath}}
+	p := &configParser{file: a.configPath, checks: checks, actions: actions, cfg: &fileConfig{file: a.configPath}, serving: a.serving}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -117,6 +117,9 @@ type configParser struct {
 	probs   []policy.Problem
 	// channelsNode is the channels section, for the alert rules.
 	channelsNode *yaml.Node
+	// serving: read the channels' secrets from the environment and build
+	// each channel; other commands check the channels' shape only.
+	serving bool
 }
 
 func (p *configParser) bad(n *yaml.Node, format string, args ...any) {

@@ -90,9 +90,12 @@ type app struct {
 	dbPath         string
 	logLevel       string
 	checkDirs      []string
-	// configPath is the --config file (remediation, notify, autofix);
-	// "" configures none of them.
+	// configPath is the --config file (remediation, notify, autofix, and
+	// serve's sections); "" configures none of them.
 	configPath string
+	// serving is set by `vigil serve`: only the daemon reads the alert
+	// channels' secrets, so that `vigil scan` does not need them.
+	serving bool
 }
 
 func (a *app) root() *cobra.Command {
@@ -112,7 +115,7 @@ func (a *app) root() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.dbPath, "db", envOr("VIGIL_DB", sqlite.DefaultPath()), "SQLite database file (env VIGIL_DB)")
 	pf.StringVar(&a.logLevel, "log-level", envOr("VIGIL_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
-	pf.StringVar(&a.configPath, "config", os.Getenv("VIGIL_CONFIG"), "YAML config file: remediation credentials, email, Always Fix rules (env VIGIL_CONFIG; see docs/config.md)")
+	pf.StringVar(&a.configPath, "config", os.Getenv("VIGIL_CONFIG"), "YAML config file: remediation credentials, email, Always Fix rules, and for serve schedules, queues, channels and alerts (env VIGIL_CONFIG; see docs/config.md)")
 	root.AddCommand(a.scanCmd(), a.checksCmd(), a.inventoryCmd(), a.historyCmd(), a.iamCmd(), a.demoCmd(), a.serveCmd(), a.notificationsCmd(), a.versionCmd(),
 		a.fixCmd(), a.fixesCmd())
 	root.AddCommand(a.changesCmd())

@@ -141,6 +141,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	a.serving = true
 	cfg, err := a.loadConfig(all, actions)
 	if err != nil {
 		return err

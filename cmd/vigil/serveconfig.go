@@ -318,6 +318,10 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 	if len(p.probs) > before {
 		return c, false
 	}
+	if !p.serving {
+		// Without its secrets a channel cannot be built; serve checks it.
+		return c, true
+	}
 	if _, err := notify.New(c, notify.Options{}); err != nil {
 		p.bad(n, "%s: %v", sec, err)
 		return c, false
@@ -330,6 +334,9 @@ func (p *configParser) fromEnv(v *yaml.Node, key, name string) string {
 	if !envNamePattern.MatchString(name) {
 		// Not echoed: the usual mistake is pasting the secret itself here.
 		p.bad(v, "%s: want the name of an environment variable that holds the secret, e.g. SLACK_WEBHOOK_URL (value hidden: it may be the secret itself)", key)
+		return ""
+	}
+	if !p.serving {
 		return ""
 	}
 	s := os.Getenv(name)

@@ -35,7 +35,7 @@ func loadServeConfig(t *testing.T, body string) (string, *fileConfig, error) {
 		t.Fatal(err)
 	}
 	path := writeConfig(t, body)
-	cfg, err := (&app{configPath: path}).loadConfig(checks, reg)
+	cfg, err := (&app{configPath: path, serving: true}).loadConfig(checks, reg)
 	return path, cfg, err
 }
 
@@ -256,6 +256,7 @@ schedules:
   - {name: nightly, cron: "0 3 * * *"}
   - {name: prod-hourly, every: 1h, accounts: ["123456789012", 210987654321]}
   - {name: weekly, every: 7d}
+  - {name: utc-nightly, cron: "CRON_TZ=UTC 0 3 * * *"}
 watch:
   aws:
     - queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/vigil-events
@@ -287,8 +288,8 @@ alerts:
 	}
 
 	s := cfg.serve.schedules
-	if len(s) != 3 {
-		t.Fatalf("%d schedules, want 3: %+v", len(s), s)
+	if len(s) != 4 {
+		t.Fatalf("%d schedules, want 4: %+v", len(s), s)
 	}
 	if s[0].Name != "nightly" || s[0].Accounts != nil {
 		t.Errorf("schedule 1: %+v", s[0])
@@ -306,6 +307,11 @@ alerts:
 	}
 	if s[2].Name != "weekly" || s[2].Every != river.Interval(7*24*time.Hour) || s[2].Accounts != nil {
 		t.Errorf("schedule 3: %+v, want every river.Interval(168h)", s[2])
+	}
+	// CRON_TZ pins the zone whatever the machine's.
+	utcFrom := time.Date(2026, 1, 14, 10, 30, 0, 0, time.FixedZone("UTC+5", 5*3600))
+	if got, want := s[3].Every.Next(utcFrom), time.Date(2026, 1, 15, 3, 0, 0, 0, time.UTC); s[3].Name != "utc-nightly" || !got.Equal(want) {
+		t.Errorf("schedule 4 %q: next after %v is %v, want %v", s[3].Name, utcFrom, got, want)
 	}
 
 	wantQueues := []queueConfig{
@@ -417,5 +423,35 @@ func TestServeCommandConfigErrors(t *testing.T) {
 				t.Errorf("database created (stat: %v)", err)
 			}
 		})
+	}
+}
+
+// TestChannelSecretsOnlyForServe: `vigil scan` and `vigil fix` check the
+// channels' shape but do not need their secrets; `vigil serve` does.
+func TestChannelSecretsOnlyForServe(t *testing.T) {
+	t.Setenv("VIGIL_TEST_UNSET_SLACK", "")
+	body := "channels:\n  sec: {type: slack, url_env: VIGIL_TEST_UNSET_SLACK}\n  bad: {type: slack, url: https://hooks.slack.com/x}\n"
+	checks, err := builtins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := actionRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeConfig(t, body)
+	_, err = (&app{configPath: path}).loadConfig(checks, reg)
+	if got := problems(t, path, err); len(got) != 2 || got[0] != `3:22: unknown key "url" in channels.bad (known: timeout, type, url_env)` ||
+		got[1] != "3:8: channels.bad needs url_env, the environment variable holding the webhook URL (a secret)" {
+		t.Errorf("scan's view: %q, want the mistakes of channels.bad only", got)
+	}
+	body = "channels:\n  sec: {type: slack, url_env: VIGIL_TEST_UNSET_SLACK}\n"
+	path = writeConfig(t, body)
+	if _, err := (&app{configPath: path}).loadConfig(checks, reg); err != nil {
+		t.Errorf("scan needs the channel's secret: %v", err)
+	}
+	_, err = (&app{configPath: path, serving: true}).loadConfig(checks, reg)
+	if got := problems(t, path, err); len(got) != 1 || got[0] != "2:31: channels.sec.url_env: the environment variable VIGIL_TEST_UNSET_SLACK is not set" {
+		t.Errorf("serve's view: %q", got)
 	}
 }
