@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigilsec/vigil"
 	awscol "github.com/vigilsec/vigil/aws"
+	"github.com/vigilsec/vigil/fix"
 	"github.com/vigilsec/vigil/policy"
 	"github.com/vigilsec/vigil/report"
 	"github.com/vigilsec/vigil/scan"
@@ -83,55 +84,21 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	if !contains([]string{"auto", "always", "never"}, f.progress) {
 		return vigil.Errorf(vigil.EINVALID, "--progress %q: want auto, always or never", f.progress)
 	}
-	var minSev, failOn vigil.Severity
+	var failOn vigil.Severity
 	var err error
-	if f.severity != "" {
-		if minSev, err = vigil.ParseSeverity(f.severity); err != nil {
-			return fmt.Errorf("--severity: %w", err)
-		}
-	}
 	if f.failOn != "" {
 		if failOn, err = vigil.ParseSeverity(f.failOn); err != nil {
 			return fmt.Errorf("--fail-on: %w", err)
 		}
 	}
-	rates, err := parseRates(splitList(f.rates))
+	st, err := a.setup(f.severity, f.checks, f.rates, f.trustedAccounts, f.orgIDs, f.mutes)
 	if err != nil {
 		return err
 	}
-	trust, err := scanTrust(splitList(f.trustedAccounts), splitList(f.orgIDs))
-	if err != nil {
-		return err
-	}
-	all, err := a.loadChecks()
-	if err != nil {
-		return err
-	}
-	checks, err := all.Select(splitList(f.checks), minSev)
-	if err != nil {
-		return err
-	}
-	var mutes *policy.Mutes
-	if f.mutes != "" {
-		if mutes, err = policy.LoadMutes(f.mutes); err != nil {
-			return &vigil.Error{Code: vigil.EINVALID, Message: "invalid mutes", Err: err}
-		}
-	}
-	actions, err := actionRegistry()
-	if err != nil {
-		return err
-	}
-	cfg, err := a.loadConfig(all, actions)
-	if err != nil {
-		return err
-	}
+	all, checks, mutes, trust, rates, actions, cfg := st.all, st.checks, st.mutes, st.trust, st.rates, st.actions, st.cfg
 	// Always Fix runs after the scan when the config enables it, unless
 	// VIGIL_AUTOFIX is the emergency off switch.
-	autofix := cfg.autofix.Enabled && !autofixKilled()
-	if autofix && cfg.remediation == nil {
-		return vigil.Errorf(vigil.EINVALID, "%s enables autofix but configures no remediation credentials: Vigil scans with read-only credentials "+
-			"and never changes anything with them; add a remediation section (see docs/config.md)", cfg.file)
-	}
+	autofix := st.autofix
 	if autofix {
 		if _, err := notifier(cfg, actions); err != nil {
 			return err
@@ -206,6 +173,62 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 		}
 	}
 	return nil
+}
+
+// setup is what scan and serve check and load before touching the cloud
+// or the database: checks, mutes, trust, rates, the fix actions and the
+// config file.
+type setup struct {
+	all, checks *policy.Set
+	mutes       *policy.Mutes
+	trust       policy.Trust
+	rates       map[string]float64
+	actions     *fix.Registry
+	cfg         *fileConfig
+	// autofix: the config enables Always Fix and the kill switch is not
+	// thrown; remediation credentials are then configured.
+	autofix bool
+}
+
+func (a *app) setup(severity string, checkIDs, rateFlags, trusted, orgIDs []string, mutesPath string) (*setup, error) {
+	var minSev vigil.Severity
+	if severity != "" {
+		var err error
+		if minSev, err = vigil.ParseSeverity(severity); err != nil {
+			return nil, fmt.Errorf("--severity: %w", err)
+		}
+	}
+	st := &setup{}
+	var err error
+	if st.rates, err = parseRates(splitList(rateFlags)); err != nil {
+		return nil, err
+	}
+	if st.trust, err = scanTrust(splitList(trusted), splitList(orgIDs)); err != nil {
+		return nil, err
+	}
+	if st.all, err = a.loadChecks(); err != nil {
+		return nil, err
+	}
+	if st.checks, err = st.all.Select(splitList(checkIDs), minSev); err != nil {
+		return nil, err
+	}
+	if mutesPath != "" {
+		if st.mutes, err = policy.LoadMutes(mutesPath); err != nil {
+			return nil, &vigil.Error{Code: vigil.EINVALID, Message: "invalid mutes", Err: err}
+		}
+	}
+	if st.actions, err = actionRegistry(); err != nil {
+		return nil, err
+	}
+	if st.cfg, err = a.loadConfig(st.all, st.actions); err != nil {
+		return nil, err
+	}
+	st.autofix = st.cfg.autofix.Enabled && !autofixKilled()
+	if st.autofix && st.cfg.remediation == nil {
+		return nil, vigil.Errorf(vigil.EINVALID, "%s enables autofix but configures no remediation credentials: Vigil scans with read-only credentials "+
+			"and never changes anything with them; add a remediation section (see docs/config.md)", st.cfg.file)
+	}
+	return st, nil
 }
 
 // resolveAccounts turns profiles and roles into accounts, asking STS who

@@ -108,49 +108,12 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	if f.eventWorkers <= 0 {
 		return vigil.Errorf(vigil.EINVALID, "--event-workers must be at least 1")
 	}
-	var minSev vigil.Severity
-	if f.severity != "" {
-		var err error
-		if minSev, err = vigil.ParseSeverity(f.severity); err != nil {
-			return fmt.Errorf("--severity: %w", err)
-		}
-	}
-	rates, err := parseRates(splitList(f.rates))
-	if err != nil {
-		return err
-	}
-	trust, err := scanTrust(splitList(f.trustedAccounts), splitList(f.orgIDs))
-	if err != nil {
-		return err
-	}
-	all, err := a.loadChecks()
-	if err != nil {
-		return err
-	}
-	checks, err := all.Select(splitList(f.checks), minSev)
-	if err != nil {
-		return err
-	}
-	var mutes *policy.Mutes
-	if f.mutes != "" {
-		if mutes, err = policy.LoadMutes(f.mutes); err != nil {
-			return &vigil.Error{Code: vigil.EINVALID, Message: "invalid mutes", Err: err}
-		}
-	}
-	actions, err := actionRegistry()
-	if err != nil {
-		return err
-	}
 	a.serving = true
-	cfg, err := a.loadConfig(all, actions)
+	st, err := a.setup(f.severity, f.checks, f.rates, f.trustedAccounts, f.orgIDs, f.mutes)
 	if err != nil {
 		return err
 	}
-	autofix := cfg.autofix.Enabled && !autofixKilled()
-	if autofix && cfg.remediation == nil {
-		return vigil.Errorf(vigil.EINVALID, "%s enables autofix but configures no remediation credentials: Vigil scans with read-only credentials "+
-			"and never changes anything with them; add a remediation section (see docs/config.md)", cfg.file)
-	}
+	all, checks, mutes, trust, rates, cfg, autofix := st.all, st.checks, st.mutes, st.trust, st.rates, st.cfg, st.autofix
 	listen := f.listen
 	if listen == "" {
 		listen = cfg.serve.listen

@@ -536,6 +536,12 @@ func TestServeDurability(t *testing.T) {
 		_, accepted, _, _ := hook.snapshot()
 		return len(accepted) == 2
 	})
+	// SQS delivers at least once: the same event again changes nothing,
+	// alerts nothing and fixes nothing.
+	send(t, sqsc, queue, cloudTrailEvent("0002", "PutBucketPolicy", bucket, time.Now()))
+	eventually(t, 30*time.Second, "the redelivered event handled", func() bool {
+		return strings.Contains(d.metrics(), `vigil_events_total{outcome="unchanged"} 1`+"\n")
+	})
 	// Give a duplicate the time to show up.
 	time.Sleep(2 * time.Second)
 	d.stop()
