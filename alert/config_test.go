@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/policy"
+	"github.com/vigilsec/vigil/yamlconf"
 )
 
 // testChecks loads the checks of testdata/checks.
@@ -35,7 +36,7 @@ func alertsNode(t *testing.T, doc string) *yaml.Node {
 	if err := yaml.Unmarshal([]byte(doc), &root); err != nil {
 		t.Fatalf("yaml: %v", err)
 	}
-	n := valueNode(root.Content[0], "alerts")
+	n := yamlconf.ValueOf(root.Content[0], "alerts")
 	if n == nil {
 		t.Fatal("no alerts key")
 	}

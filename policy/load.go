@@ -13,25 +13,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/yamlconf"
 )
 
-// Problem is one thing wrong with a check file, located by file, line and column.
-type Problem struct {
-	File   string
-	Line   int
-	Column int
-	Msg    string
-}
-
-func (p Problem) String() string {
-	switch {
-	case p.Line > 0 && p.Column > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Msg)
-	case p.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
-	}
-	return p.File + ": " + p.Msg
-}
+// Problem is one thing wrong with a check file, located by file, line and
+// column; it is yamlconf's, so that every config reader reports one type.
+type Problem = yamlconf.Problem
 
 // LoadError lists every problem found while loading checks.
 type LoadError struct{ Problems []Problem }
@@ -212,7 +199,7 @@ var knownKeys = map[string]bool{"id": true, "title": true, "description": true, 
 func compileFile(env *cel.Env, file string, data []byte) (*Check, []Problem) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, []Problem{yamlProblem(file, err)}
+		return nil, []Problem{yamlconf.ErrorProblem(file, err)}
 	}
 	if len(root.Content) == 0 {
 		return nil, []Problem{{File: file, Msg: "empty check file"}}
@@ -229,9 +216,9 @@ func compileFile(env *cel.Env, file string, data []byte) (*Check, []Problem) {
 	}
 	var cf checkFile
 	if err := doc.Decode(&cf); err != nil {
-		return nil, append(probs, yamlProblem(file, err))
+		return nil, append(probs, yamlconf.ErrorProblem(file, err))
 	}
-	at := func(key string) *yaml.Node { return valueNode(doc, key) }
+	at := func(key string) *yaml.Node { return yamlconf.ValueOf(doc, key) }
 	bad := func(key, format string, args ...any) {
 		p := Problem{File: file, Msg: fmt.Sprintf(format, args...)}
 		if n := at(key); n != nil {
@@ -284,7 +271,8 @@ func compileFile(env *cel.Env, file string, data []byte) (*Check, []Problem) {
 		checked, iss := env.Compile(expr)
 		if iss != nil && iss.Err() != nil {
 			for _, e := range iss.Errors() {
-				line, col := exprPosition(at(key), e.Location.Line(), e.Location.Column())
+				k, v := yamlconf.Entry(doc, key)
+				line, col := yamlconf.Source(data).ExprPosition(k, v, e.Location.Line(), e.Location.Column())
 				probs = append(probs, Problem{File: file, Line: line, Column: col, Msg: key + ": " + e.Message})
 			}
 			return nil, nil
@@ -327,7 +315,7 @@ func compileFile(env *cel.Env, file string, data []byte) (*Check, []Problem) {
 // checkTests validates the fixtures' shape.
 func checkTests(file string, doc *yaml.Node, tests []Test) []Problem {
 	var probs []Problem
-	list := valueNode(doc, "tests")
+	list := yamlconf.ValueOf(doc, "tests")
 	names := map[string]bool{}
 	for i, t := range tests {
 		line := 0
@@ -370,55 +358,4 @@ func fixAction(n yaml.Node) (string, error) {
 		return m.Action, nil
 	}
 	return "", errors.New("fix must be an action id or {action: id}")
-}
-
-// valueNode returns the value node of key in a mapping node.
-func valueNode(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// exprPosition maps a position inside a CEL expression (1-based line,
-// 0-based column) to the file position of the YAML scalar holding it.
-func exprPosition(n *yaml.Node, line, col int) (int, int) {
-	if n == nil {
-		return line, col + 1
-	}
-	switch n.Style {
-	case yaml.LiteralStyle, yaml.FoldedStyle:
-		return n.Line + line, n.Column + col + 2
-	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-		if line <= 1 {
-			return n.Line, n.Column + col + 1
-		}
-	default:
-		if line <= 1 {
-			return n.Line, n.Column + col
-		}
-	}
-	return n.Line + line - 1, col + 1
-}
-
-func yamlProblem(file string, err error) Problem {
-	var te *yaml.TypeError
-	msg := err.Error()
-	if errors.As(err, &te) {
-		msg = strings.Join(te.Errors, "; ")
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	p := Problem{File: file, Msg: msg}
-	// yaml.v3 reports "line N: …"; lift the line into the position.
-	var line int
-	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
-		p.Line = line
-		p.Msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-	}
-	return p
 }

@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/yamlconf"
 )
 
 // Mute silences failing and erroring results that match it: the result is
@@ -50,14 +51,14 @@ func LoadMutes(file string) (*Mutes, error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		p := yamlProblem(file, err)
+		p := yamlconf.ErrorProblem(file, err)
 		return nil, &LoadError{Problems: []Problem{p}}
 	}
 	if len(root.Content) == 0 {
 		return &Mutes{}, nil
 	}
 	list := root.Content[0]
-	if n := valueNode(list, "mutes"); n != nil {
+	if n := yamlconf.ValueOf(list, "mutes"); n != nil {
 		list = n
 	}
 	if list.Kind != yaml.SequenceNode {

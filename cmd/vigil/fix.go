@@ -21,6 +21,7 @@ import (
 	"github.com/vigilsec/vigil/fix"
 	"github.com/vigilsec/vigil/policy"
 	"github.com/vigilsec/vigil/smtp"
+	"github.com/vigilsec/vigil/yamlconf"
 )
 
 // fixFlags are the flags of `vigil fix` and its subcommands.
@@ -856,7 +857,7 @@ func (a *app) fixesCmd() *cobra.Command {
 
 // parseSince parses --since: a duration back from now, or a time.
 func parseSince(s string, now time.Time) (time.Time, error) {
-	if d, err := parseDuration(s); err == nil {
+	if d, err := yamlconf.ParseDuration(s); err == nil {
 		return now.Add(-d), nil
 	}
 	for _, layout := range []string{time.RFC3339, "2006-01-02"} {

@@ -307,7 +307,7 @@ func serveTestConfig(t testing.TB, queue, dlq, hookURL, smtpServer string, extra
 	return writeConfig(t, `remediation: {}
 watch:
   aws:
-    - {queue_url: "`+queue+`", dead_letter_url: "`+dlq+`"}
+    - {queue_url: "`+queue+`", dead_letter_url: "`+dlq+`", wait_time: 1s}
 channels:
 `+channels+`alerts:
   - name: bucket-made-public
@@ -537,7 +537,11 @@ func TestServeDurability(t *testing.T) {
 		return len(accepted) == 2
 	})
 	// SQS delivers at least once: the same event again changes nothing,
-	// alerts nothing and fixes nothing.
+	// alerts nothing and fixes nothing. (The killed daemon's last long
+	// poll, still open on the queue's side, would take a message sent
+	// within its wait time and hide it for the visibility timeout; the
+	// test's wait time is 1 s.)
+	time.Sleep(1500 * time.Millisecond)
 	send(t, sqsc, queue, cloudTrailEvent("0002", "PutBucketPolicy", bucket, time.Now()))
 	eventually(t, 30*time.Second, "the redelivered event handled", func() bool {
 		return strings.Contains(d.metrics(), `vigil_events_total{outcome="unchanged"} 1`+"\n")

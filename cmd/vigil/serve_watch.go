@@ -17,7 +17,8 @@ func (d *daemon) watcher(ctx context.Context, qc queueConfig, workers int) (*wat
 	if qc.account != "" {
 		acct, _ = d.account(qc.account)
 	}
-	q, err := d.col.Queue(ctx, acct, awscol.QueueOptions{URL: qc.url, DeadLetterURL: qc.deadLetterURL})
+	q, err := d.col.Queue(ctx, acct, awscol.QueueOptions{URL: qc.url, DeadLetterURL: qc.deadLetterURL,
+		WaitTime: qc.waitTime, Visibility: qc.visibility})
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", qc.url, err)
 	}

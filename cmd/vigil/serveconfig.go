@@ -14,6 +14,7 @@ import (
 	"github.com/vigilsec/vigil/alert"
 	"github.com/vigilsec/vigil/notify"
 	"github.com/vigilsec/vigil/river"
+	"github.com/vigilsec/vigil/yamlconf"
 )
 
 // serveConfig is what `vigil serve` reads from the config file besides
@@ -32,6 +33,9 @@ type serveConfig struct {
 // queueConfig is one event queue to watch.
 type queueConfig struct {
 	url, deadLetterURL, account string
+	// waitTime is the long poll (1 s to 20 s, default 20 s); visibility
+	// how long a received message stays hidden (default 60 s).
+	waitTime, visibility time.Duration
 }
 
 const defaultListen = "127.0.0.1:8080"
@@ -43,11 +47,11 @@ var (
 )
 
 func (p *configParser) serve(n *yaml.Node) {
-	p.fields(n, "serve", map[string]func(*yaml.Node){
+	p.Fields(n, "serve", map[string]func(*yaml.Node){
 		"listen": func(v *yaml.Node) {
-			if s, ok := p.str(v, "serve.listen"); ok {
+			if s, ok := p.Str(v, "serve.listen"); ok {
 				if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
-					p.bad(v, "serve.listen %q: want host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)", s)
+					p.Bad(v, "serve.listen %q: want host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)", s)
 				}
 				p.cfg.serve.listen = s
 			}
@@ -56,33 +60,26 @@ func (p *configParser) serve(n *yaml.Node) {
 }
 
 func (p *configParser) schedules(n *yaml.Node) {
-	// A bare key (every entry commented out) schedules nothing.
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.SequenceNode {
-		p.bad(n, "schedules must be a list, e.g. - {name: nightly, cron: \"0 3 * * *\"}")
-		return
-	}
 	names := map[string]bool{}
-	for i, sn := range n.Content {
+	// A bare key (every entry commented out) is null: no schedules.
+	p.Items(n, "schedules must be a list, e.g. - {name: nightly, cron: \"0 3 * * *\"}", func(i int, sn *yaml.Node) {
 		// Numbered from 1, as autofix and alert rules are.
-		sec := "schedules[" + itoa(i+1) + "]"
+		sec := "schedules[" + itoa(i) + "]"
 		var s river.Schedule
 		var every, cronNode, nameNode *yaml.Node
-		p.fields(sn, sec, map[string]func(*yaml.Node){
-			"name": func(v *yaml.Node) { s.Name, _ = p.str(v, sec+".name"); nameNode = v },
+		p.Fields(sn, sec, map[string]func(*yaml.Node){
+			"name": func(v *yaml.Node) { s.Name, _ = p.Str(v, sec+".name"); nameNode = v },
 			"cron": func(v *yaml.Node) {
 				cronNode = v
-				if str, ok := p.str(v, sec+".cron"); ok {
+				if str, ok := p.Str(v, sec+".cron"); ok {
 					sched, err := cron.ParseStandard(str)
 					if err != nil {
-						p.bad(v, "%s.cron %q: %v (want five fields: minute hour day-of-month month day-of-week, or @daily, @every 6h)", sec, str, err)
+						p.Bad(v, "%s.cron %q: %v (want five fields: minute hour day-of-month month day-of-week, or @daily, @every 6h)", sec, str, err)
 						return
 					}
 					// @every takes seconds; the every key's floor holds here too.
 					if cd, ok := sched.(cron.ConstantDelaySchedule); ok && cd.Delay < time.Minute {
-						p.bad(v, "%s.cron %q: scans run at most once a minute", sec, str)
+						p.Bad(v, "%s.cron %q: scans run at most once a minute", sec, str)
 						return
 					}
 					s.Every = sched
@@ -90,102 +87,111 @@ func (p *configParser) schedules(n *yaml.Node) {
 			},
 			"every": func(v *yaml.Node) {
 				every = v
-				if d, ok := p.duration(v, sec+".every"); ok {
+				if d, ok := p.Duration(v, sec+".every"); ok {
 					if d < time.Minute {
-						p.bad(v, "%s.every %s: scans run at most once a minute", sec, v.Value)
+						p.Bad(v, "%s.every %s: scans run at most once a minute", sec, v.Value)
 						return
 					}
 					s.Every = river.Interval(d)
 				}
 			},
 			"accounts": func(v *yaml.Node) {
-				list, ok := p.strList(v, sec+".accounts")
+				list, ok := p.StrList(v, sec+".accounts")
 				if !ok {
 					return
 				}
 				for j, a := range list {
 					if !isAccountID(a) {
-						p.bad(v.Content[j], "%s.accounts: %q is not a 12-digit AWS account id", sec, a)
+						p.Bad(v.Content[j], "%s.accounts: %q is not a 12-digit AWS account id", sec, a)
 					}
 				}
 				s.Accounts = list
 			},
 		})
 		if sn.Kind != yaml.MappingNode {
-			continue
+			return
 		}
 		switch {
 		case nameNode == nil:
-			p.bad(sn, "%s needs a name", sec)
+			p.Bad(sn, "%s needs a name", sec)
 		case strings.TrimSpace(s.Name) == "" && nameNode.Kind == yaml.ScalarNode && nameNode.Tag != "!!null":
-			p.bad(nameNode, "%s.name must not be empty", sec)
+			p.Bad(nameNode, "%s.name must not be empty", sec)
 		case names[s.Name]:
-			p.bad(sn, "%s: the name %q is used twice", sec, s.Name)
+			p.Bad(sn, "%s: the name %q is used twice", sec, s.Name)
 		}
 		names[s.Name] = true
 		switch {
 		case every != nil && cronNode != nil:
-			p.bad(sn, "%s: set cron or every, not both", sec)
+			p.Bad(sn, "%s: set cron or every, not both", sec)
 		case every == nil && cronNode == nil:
-			p.bad(sn, "%s needs cron (\"0 3 * * *\") or every (6h)", sec)
+			p.Bad(sn, "%s needs cron (\"0 3 * * *\") or every (6h)", sec)
 		}
 		if s.Every != nil {
 			p.cfg.serve.schedules = append(p.cfg.serve.schedules, s)
 		}
-	}
+	})
 }
 
 func (p *configParser) watch(n *yaml.Node) {
-	p.fields(n, "watch", map[string]func(*yaml.Node){
+	p.Fields(n, "watch", map[string]func(*yaml.Node){
 		"aws": func(v *yaml.Node) {
-			if isNull(v) {
-				return
-			}
-			if v.Kind != yaml.SequenceNode {
-				p.bad(v, "watch.aws must be a list of queues, e.g. - {queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/vigil-events}")
-				return
-			}
 			seen := map[string]bool{}
-			for i, qn := range v.Content {
-				sec := "watch.aws[" + itoa(i+1) + "]"
+			p.Items(v, "watch.aws must be a list of queues, e.g. - {queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/vigil-events}", func(i int, qn *yaml.Node) {
+				sec := "watch.aws[" + itoa(i) + "]"
 				var q queueConfig
-				p.fields(qn, sec, map[string]func(*yaml.Node){
+				p.Fields(qn, sec, map[string]func(*yaml.Node){
 					"queue_url":       func(v *yaml.Node) { q.url = p.queueURL(v, sec+".queue_url") },
 					"dead_letter_url": func(v *yaml.Node) { q.deadLetterURL = p.queueURL(v, sec+".dead_letter_url") },
 					"account": func(v *yaml.Node) {
-						if s, ok := p.str(v, sec+".account"); ok {
+						if s, ok := p.Str(v, sec+".account"); ok {
 							if !isAccountID(s) {
-								p.bad(v, "%s.account %q is not a 12-digit AWS account id", sec, s)
+								p.Bad(v, "%s.account %q is not a 12-digit AWS account id", sec, s)
 							}
 							q.account = s
 						}
 					},
+					"wait_time": func(v *yaml.Node) {
+						if d, ok := p.Duration(v, sec+".wait_time"); ok {
+							if d < time.Second || d > 20*time.Second || d%time.Second != 0 {
+								p.Bad(v, "%s.wait_time %s: want whole seconds from 1s to 20s (SQS's long poll)", sec, v.Value)
+							}
+							q.waitTime = d
+						}
+					},
+					"visibility_timeout": func(v *yaml.Node) {
+						if d, ok := p.Duration(v, sec+".visibility_timeout"); ok {
+							if d < time.Second || d > 12*time.Hour || d%time.Second != 0 {
+								p.Bad(v, "%s.visibility_timeout %s: want whole seconds from 1s to 12h", sec, v.Value)
+							}
+							q.visibility = d
+						}
+					},
 				})
-				if qn.Kind == yaml.MappingNode && !hasKey(qn, "queue_url") {
-					p.bad(qn, "%s needs queue_url", sec)
+				if qn.Kind == yaml.MappingNode && !yamlconf.HasKey(qn, "queue_url") {
+					p.Bad(qn, "%s needs queue_url", sec)
 				}
 				if q.url == "" {
-					continue
+					return
 				}
 				// Two watchers on one queue would race for its messages.
 				if seen[q.url] {
-					p.bad(valueOf(qn, "queue_url"), "%s: the queue %s is watched twice", sec, q.url)
-					continue
+					p.Bad(yamlconf.ValueOf(qn, "queue_url"), "%s: the queue %s is watched twice", sec, q.url)
+					return
 				}
 				seen[q.url] = true
 				p.cfg.serve.queues = append(p.cfg.serve.queues, q)
-			}
+			})
 		},
 	})
 }
 
 func (p *configParser) queueURL(v *yaml.Node, key string) string {
-	s, ok := p.str(v, key)
+	s, ok := p.Str(v, key)
 	if !ok {
 		return ""
 	}
 	if !sqsURLPattern.MatchString(s) {
-		p.bad(v, "%s %q: want an SQS queue URL, https://sqs.REGION.amazonaws.com/ACCOUNT/NAME", key, s)
+		p.Bad(v, "%s %q: want an SQS queue URL, https://sqs.REGION.amazonaws.com/ACCOUNT/NAME", key, s)
 		return ""
 	}
 	return s
@@ -201,11 +207,11 @@ var channelTypes = map[string][]string{
 }
 
 func (p *configParser) channels(n *yaml.Node) {
-	if isNull(n) {
+	if yamlconf.IsNull(n) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		p.bad(n, "channels must be a mapping of channel names to channels, e.g. ops: {type: slack, url_env: SLACK_WEBHOOK_URL}")
+		p.Bad(n, "channels must be a mapping of channel names to channels, e.g. ops: {type: slack, url_env: SLACK_WEBHOOK_URL}")
 		return
 	}
 	seen := map[string]bool{}
@@ -214,10 +220,10 @@ func (p *configParser) channels(n *yaml.Node) {
 		name := k.Value
 		switch {
 		case !channelNamePattern.MatchString(name):
-			p.bad(k, "channel name %q: use letters, digits, '-', '_' and '.' (at most 64)", name)
+			p.Bad(k, "channel name %q: use letters, digits, '-', '_' and '.' (at most 64)", name)
 			continue
 		case seen[name]:
-			p.bad(k, "channels.%s is set twice", name)
+			p.Bad(k, "channels.%s is set twice", name)
 			continue
 		}
 		seen[name] = true
@@ -231,21 +237,21 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 	sec := "channels." + name
 	c := notify.Config{Name: name}
 	if n.Kind != yaml.MappingNode {
-		p.bad(n, "%s must be a mapping with a type (email, slack, teams, webhook, pagerduty)", sec)
+		p.Bad(n, "%s must be a mapping with a type (email, slack, teams, webhook, pagerduty)", sec)
 		return c, false
 	}
-	tn := valueOf(n, "type")
+	tn := yamlconf.ValueOf(n, "type")
 	if tn == nil {
-		p.bad(n, "%s needs a type (email, slack, teams, webhook, pagerduty)", sec)
+		p.Bad(n, "%s needs a type (email, slack, teams, webhook, pagerduty)", sec)
 		return c, false
 	}
 	keys, ok := channelTypes[tn.Value]
 	if !ok {
-		p.bad(tn, "%s.type %q: want email, slack, teams, webhook or pagerduty", sec, tn.Value)
+		p.Bad(tn, "%s.type %q: want email, slack, teams, webhook or pagerduty", sec, tn.Value)
 		return c, false
 	}
 	c.Type = tn.Value
-	before := len(p.probs)
+	before := len(p.Problems)
 	if c.Type == "email" {
 		// The email keys are those of notify.email, plus type and timeout.
 		rest := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
@@ -255,21 +261,21 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 			switch {
 			case k.Value == "type":
 			case k.Value == "timeout" && timeoutSeen:
-				p.bad(k, "%s.timeout is set twice", sec)
+				p.Bad(k, "%s.timeout is set twice", sec)
 			case k.Value == "timeout":
 				timeoutSeen = true
-				c.Timeout, _ = p.duration(v, sec+".timeout")
+				c.Timeout, _ = p.Duration(v, sec+".timeout")
 			default:
 				rest.Content = append(rest.Content, k, v)
 			}
 		}
 		c.Email = p.emailConfig(rest, sec)
-		return c, len(p.probs) == before
+		return c, len(p.Problems) == before
 	}
 	handlers := map[string]func(*yaml.Node){"type": func(*yaml.Node) {}}
 	secret := func(key string, into *string) func(*yaml.Node) {
 		return func(v *yaml.Node) {
-			if s, ok := p.str(v, sec+"."+key); ok {
+			if s, ok := p.Str(v, sec+"."+key); ok {
 				*into = p.fromEnv(v, sec+"."+key, s)
 			}
 		}
@@ -284,38 +290,38 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 			handlers[k] = secret(k, &c.RoutingKey)
 		case "url":
 			handlers[k] = func(v *yaml.Node) {
-				if s, ok := p.str(v, sec+".url"); ok {
+				if s, ok := p.Str(v, sec+".url"); ok {
 					// The value is not echoed: a URL may carry a token.
 					if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-						p.bad(v, "%s.url: want an http(s) URL such as https://alerts.example.com/vigil (value hidden: it may hold a secret)", sec)
+						p.Bad(v, "%s.url: want an http(s) URL such as https://alerts.example.com/vigil (value hidden: it may hold a secret)", sec)
 					}
 					c.URL = s
 				}
 			}
 		case "headers":
-			handlers[k] = func(v *yaml.Node) { c.Headers, _ = p.strMap(v, sec+".headers") }
+			handlers[k] = func(v *yaml.Node) { c.Headers, _ = p.StrMap(v, sec+".headers") }
 		case "timeout":
-			handlers[k] = func(v *yaml.Node) { c.Timeout, _ = p.duration(v, sec+".timeout") }
+			handlers[k] = func(v *yaml.Node) { c.Timeout, _ = p.Duration(v, sec+".timeout") }
 		}
 	}
-	p.fields(n, sec, handlers)
+	p.Fields(n, sec, handlers)
 	need := map[string]string{"slack": "url_env", "teams": "url_env", "pagerduty": "routing_key_env"}
-	if k, ok := need[c.Type]; ok && !hasKey(n, k) {
-		p.bad(n, "%s needs %s, the environment variable holding the %s", sec, k, map[string]string{
+	if k, ok := need[c.Type]; ok && !yamlconf.HasKey(n, k) {
+		p.Bad(n, "%s needs %s, the environment variable holding the %s", sec, k, map[string]string{
 			"url_env": "webhook URL (a secret)", "routing_key_env": "integration routing key"}[k])
 	}
 	if c.Type == "webhook" {
-		switch u, e := valueOf(n, "url"), valueOf(n, "url_env"); {
+		switch u, e := yamlconf.ValueOf(n, "url"), yamlconf.ValueOf(n, "url_env"); {
 		case u == nil && e == nil:
-			p.bad(n, "%s needs url (or url_env)", sec)
+			p.Bad(n, "%s needs url (or url_env)", sec)
 		case u != nil && e != nil:
-			p.bad(e, "%s: set url or url_env, not both", sec)
+			p.Bad(e, "%s: set url or url_env, not both", sec)
 		}
 	}
-	if c.Type == "webhook" && !hasKey(n, "secret_env") {
-		p.bad(n, "%s needs secret_env: webhooks are signed (HMAC-SHA256) so that the receiver can trust them", sec)
+	if c.Type == "webhook" && !yamlconf.HasKey(n, "secret_env") {
+		p.Bad(n, "%s needs secret_env: webhooks are signed (HMAC-SHA256) so that the receiver can trust them", sec)
 	}
-	if len(p.probs) > before {
+	if len(p.Problems) > before {
 		return c, false
 	}
 	if !p.serving {
@@ -323,7 +329,7 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 		return c, true
 	}
 	if _, err := notify.New(c, notify.Options{}); err != nil {
-		p.bad(n, "%s: %v", sec, err)
+		p.Bad(n, "%s: %v", sec, err)
 		return c, false
 	}
 	return c, true
@@ -333,7 +339,7 @@ func (p *configParser) channel(n *yaml.Node, name string) (notify.Config, bool) 
 func (p *configParser) fromEnv(v *yaml.Node, key, name string) string {
 	if !envNamePattern.MatchString(name) {
 		// Not echoed: the usual mistake is pasting the secret itself here.
-		p.bad(v, "%s: want the name of an environment variable that holds the secret, e.g. SLACK_WEBHOOK_URL (value hidden: it may be the secret itself)", key)
+		p.Bad(v, "%s: want the name of an environment variable that holds the secret, e.g. SLACK_WEBHOOK_URL (value hidden: it may be the secret itself)", key)
 		return ""
 	}
 	if !p.serving {
@@ -341,20 +347,9 @@ func (p *configParser) fromEnv(v *yaml.Node, key, name string) string {
 	}
 	s := os.Getenv(name)
 	if strings.TrimSpace(s) == "" {
-		p.bad(v, "%s: the environment variable %s is not set", key, name)
+		p.Bad(v, "%s: the environment variable %s is not set", key, name)
 	}
 	return s
-}
-
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
-
-func valueOf(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // alerts parses the alert rules once every other section is read, so that
@@ -373,8 +368,8 @@ func (p *configParser) alerts() {
 	for i := 0; i+1 < len(p.channelNodes()); i += 2 {
 		names[p.channelNodes()[i].Value] = true
 	}
-	rules, probs := alert.Parse(n, p.file, alert.Env{Channels: names, Checks: p.checks})
-	p.probs = append(p.probs, probs...)
+	rules, probs := alert.Parse(n, p.File, alert.Env{Channels: names, Checks: p.checks, Source: p.src})
+	p.Problems = append(p.Problems, probs...)
 	p.cfg.serve.rules = rules
 }
 

@@ -127,6 +127,10 @@ func TestServeConfigErrors(t *testing.T) {
 			[]string{`3:99: watch.aws[1].dead_letter_url "arn:aws:sqs:us-east-1:123456789012:dlq": want an SQS queue URL, https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`}},
 		{"bad queue account", "watch:\n  aws:\n    - {queue_url: " + q + ", account: \"1234\"}\n",
 			[]string{`3:91: watch.aws[1].account "1234" is not a 12-digit AWS account id`}},
+		{"bad wait_time", "watch:\n  aws:\n    - {queue_url: " + q + ", wait_time: 30s}\n",
+			[]string{`3:93: watch.aws[1].wait_time 30s: want whole seconds from 1s to 20s (SQS's long poll)`}},
+		{"bad visibility_timeout", "watch:\n  aws:\n    - {queue_url: " + q + ", visibility_timeout: 500ms}\n",
+			[]string{`3:102: watch.aws[1].visibility_timeout 500ms: want whole seconds from 1s to 12h`}},
 		{"queue watched twice", "watch:\n  aws:\n    - {queue_url: " + q + "}\n    - {queue_url: " + q + "}\n",
 			[]string{`4:19: watch.aws[2]: the queue ` + q + ` is watched twice`}},
 
