@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Vigil's build, tests and demo need on a fresh machine:
-# Go modules, Mailpit (the SMTP server the email tests deliver to), and
-# moto in server mode (the AWS emulator). The system python3 is used when
-# it already has moto; otherwise a .venv is made.
+# Go modules, Mailpit (the SMTP server the email tests deliver to),
+# Azurite (the Azure Storage emulator: blob containers and the queue that
+# carries Event Grid events) and moto in server mode (the AWS emulator).
+# The system python3 is used when it already has moto; otherwise a .venv
+# is made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,16 @@ MAILPIT_VERSION=v1.33.1
 if ! [ -x .tools/bin/mailpit ] && ! command -v mailpit >/dev/null; then
   echo "deps: installing mailpit $MAILPIT_VERSION into .tools/bin" >&2
   GOBIN="$PWD/.tools/bin" go install "github.com/axllent/mailpit@$MAILPIT_VERSION"
+fi
+
+AZURITE_VERSION=3.37.0
+if ! [ -x .tools/node_modules/.bin/azurite ] && ! command -v azurite >/dev/null; then
+  if ! command -v npm >/dev/null && command -v apt-get >/dev/null; then
+    echo "deps: installing nodejs and npm" >&2
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  echo "deps: installing azurite $AZURITE_VERSION into .tools/node_modules" >&2
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >/dev/null
 fi
 
 have_moto() { "$1" -c 'import moto.server, flask_cors' >/dev/null 2>&1; }

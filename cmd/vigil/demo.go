@@ -1,17 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/spf13/cobra"
 
+	"github.com/vigilsec/vigil/azure/azuretest"
 	"github.com/vigilsec/vigil/internal/demo"
 	"github.com/vigilsec/vigil/internal/moto"
 )
@@ -21,11 +24,14 @@ func (a *app) demoCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Scan a seeded, misconfigured emulator account (needs moto; `make demo` sets it up)",
+		Short: "Scan a seeded, misconfigured emulator account and Azure subscription (needs moto; `make demo` sets it up)",
 		Long: `Demo starts moto (the AWS emulator) on a free local port, seeds an account with a
-realistic mix of good and bad configuration through the AWS SDK, and scans it,
-printing the findings. Nothing leaves this machine. The database is a fresh file
-in a temporary directory unless --db is given.`,
+realistic mix of good and bad configuration through the AWS SDK, serves an
+emulated Azure subscription in memory (Azure has no management-plane emulator:
+the real Azure SDK clients talk to the SDK's own fake transports, seeded from
+ARM-shaped payloads), and scans both, printing the findings. Nothing leaves this
+machine. The database is a fresh file in a temporary directory unless --db is
+given.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -57,8 +63,18 @@ in a temporary directory unless --db is given.`,
 			if err := demo.Seed(ctx, cfg, 1); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "Scanning (endpoint %s, database %s)…\n\n", srv.URL, a.dbPath)
-			err = a.scan(ctx, scanFlags{endpoint: srv.URL, regions: demo.Regions, format: format, progress: "auto", concurrency: 16})
+			// Azure has no emulator of its management plane: the demo
+			// serves a seeded subscription in memory, to the real Azure SDK
+			// clients, through the SDK's own fake transports.
+			est := azuretest.New()
+			if err := est.Load(bytes.NewReader(demo.AzureEstate)); err != nil {
+				return fmt.Errorf("demo azure estate: %w", err)
+			}
+			a.azureTransport, a.azureCredential = est.Transport(), &azfake.TokenCredential{}
+			fmt.Fprintln(a.stderr, "Azure: serving an emulated subscription in memory through the Azure SDK's fake transports (no Azure account is used)…")
+			fmt.Fprintf(a.stderr, "Scanning (AWS endpoint %s, database %s)…\n\n", srv.URL, a.dbPath)
+			err = a.scan(ctx, scanFlags{providers: []string{"aws", "azure"}, azureCloud: "public", endpoint: srv.URL, regions: demo.Regions,
+				format: format, progress: "auto", concurrency: 16})
 			if keep {
 				fmt.Fprintf(a.stderr, "\nDatabase kept at %s; try: vigil --db %s inventory\n", a.dbPath, a.dbPath)
 			}

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azpolicy "github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"io"
 	"log/slog"
 	"os"
@@ -93,6 +95,10 @@ type app struct {
 	// configPath is the --config file (remediation, notify, autofix, and
 	// serve's sections); "" configures none of them.
 	configPath string
+	// azureCredential and azureTransport replace the Azure SDK's credential
+	// and HTTP transport: the demo's emulated estate (nil: the real ones).
+	azureCredential azcore.TokenCredential
+	azureTransport  azpolicy.Transporter
 	// serving is set by `vigil serve`: only the daemon reads the alert
 	// channels' secrets, so that `vigil scan` does not need them.
 	serving bool

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigilsec/vigil"
 	awscol "github.com/vigilsec/vigil/aws"
+	azurecol "github.com/vigilsec/vigil/azure"
 	"github.com/vigilsec/vigil/fix"
 	"github.com/vigilsec/vigil/policy"
 	"github.com/vigilsec/vigil/report"
@@ -22,6 +23,8 @@ import (
 )
 
 type scanFlags struct {
+	providers, subscriptions                          []string
+	azureCloud, azureEndpoint                         string
 	profiles, roles, regions, services, checks, rates []string
 	externalID, endpoint, severity, format, output    string
 	mutes                                             string
@@ -55,6 +58,10 @@ Exit codes: 0 done, 1 error, 2 bad usage, 3 a finding at or above --fail-on.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.scan(cmd.Context(), f) },
 	}
 	fl := cmd.Flags()
+	fl.StringSliceVar(&f.providers, "provider", []string{"aws"}, "clouds to scan: aws, azure, or aws,azure")
+	fl.StringSliceVar(&f.subscriptions, "subscriptions", nil, "Azure subscription ids (default: every subscription the Azure credential can see)")
+	fl.StringVar(&f.azureCloud, "azure-cloud", "public", "Azure cloud: public, usgov or china")
+	fl.StringVar(&f.azureEndpoint, "azure-endpoint", os.Getenv("VIGIL_AZURE_ENDPOINT"), "send all Azure Resource Manager calls to this URL (Azure Stack, an emulator; plain http only to loopback) (env VIGIL_AZURE_ENDPOINT)")
 	fl.StringSliceVar(&f.profiles, "profile", nil, "AWS shared-config profile(s), comma-separated: one account each (default: the standard chain)")
 	fl.StringSliceVar(&f.roles, "role-arn", nil, "IAM role(s) to assume, comma-separated: one account each")
 	fl.StringVar(&f.externalID, "external-id", "", "external id for --role-arn")
@@ -104,10 +111,20 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 			return err
 		}
 	}
+	providers, err := parseProviders(splitList(f.providers))
+	if err != nil {
+		return err
+	}
 	col, err := awscol.New(awscol.Options{Endpoint: f.endpoint, Regions: splitList(f.regions),
 		Services: splitList(f.services), Rates: rates, Concurrency: f.concurrency, Logger: a.logger()})
 	if err != nil {
 		return err
+	}
+	var az *azurecol.Collector
+	if providers[vigil.Azure] {
+		if az, err = a.azureCollector(f); err != nil {
+			return err
+		}
 	}
 	// The output file is the last flag checked, before the first API call.
 	out := a.stdout
@@ -119,9 +136,21 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 		defer func() { _ = file.Close() }()
 		out = file
 	}
-	accounts, err := a.resolveAccounts(ctx, col, splitList(f.profiles), splitList(f.roles), f.externalID)
-	if err != nil {
-		return err
+	var accounts []vigil.Account
+	collectors := map[vigil.Provider]vigil.Collector{}
+	if providers[vigil.AWS] {
+		if accounts, err = a.resolveAccounts(ctx, col, splitList(f.profiles), splitList(f.roles), f.externalID); err != nil {
+			return err
+		}
+		collectors[vigil.AWS] = col
+	}
+	if az != nil {
+		subs, err := az.Resolve(ctx, splitList(f.subscriptions))
+		if err != nil {
+			return err
+		}
+		accounts = append(accounts, subs...)
+		collectors[vigil.Azure] = az
 	}
 
 	store, err := a.openStore(ctx)
@@ -130,7 +159,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	}
 	defer func() { _ = store.Close() }()
 	prog := newProgress(a.stderr, f.progress == "always" || (f.progress == "auto" && isTerminal(a.stderr)))
-	runner := scan.New(scan.Options{Store: store, Collectors: map[vigil.Provider]vigil.Collector{vigil.AWS: col},
+	runner := scan.New(scan.Options{Store: store, Collectors: collectors,
 		Checks: checks, Mutes: mutes, Trust: trust, Progress: prog.update, Logger: a.logger()})
 	prog.start()
 	sc, runErr := runner.Run(ctx, accounts)
@@ -156,7 +185,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	case autofix && ctx.Err() == nil:
 		// Failed fixes are printed and emailed; the findings alone drive
 		// the exit code. An error (store, credentials) is an error.
-		if err := a.alwaysFix(ctx, cfg, col, accounts, store, all, trust, mutes, sc.ID); err != nil {
+		if err := a.alwaysFix(ctx, cfg, col, awsAccounts(accounts), store, all, trust, mutes, sc.ID); err != nil {
 			return errors.Join(runErr, err)
 		}
 	case cfg.autofix.Enabled && autofixKilled():
@@ -339,4 +368,42 @@ func scanTrust(accounts, orgs []string) (policy.Trust, error) {
 		}
 	}
 	return policy.Trust{Accounts: accounts, OrgIDs: orgs}, nil
+}
+
+// parseProviders validates --provider.
+func parseProviders(names []string) (map[vigil.Provider]bool, error) {
+	out := map[vigil.Provider]bool{}
+	for _, n := range names {
+		switch p := vigil.Provider(strings.ToLower(strings.TrimSpace(n))); p {
+		case vigil.AWS, vigil.Azure:
+			out[p] = true
+		default:
+			return nil, vigil.Errorf(vigil.EINVALID, "--provider %q: want aws or azure (or aws,azure)", n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, vigil.Errorf(vigil.EINVALID, "--provider: name at least one of aws, azure")
+	}
+	return out, nil
+}
+
+// azureCollector builds the Azure collector of the scan flags; its
+// credential is azidentity's default chain (environment, workload
+// identity, managed identity, Azure CLI), or azureTransport's when the
+// demo serves an emulated estate.
+func (a *app) azureCollector(f scanFlags) (*azurecol.Collector, error) {
+	return azurecol.New(azurecol.Options{Cloud: f.azureCloud, Endpoint: f.azureEndpoint, Subscriptions: splitList(f.subscriptions),
+		Concurrency: f.concurrency, Credential: a.azureCredential, Transport: a.azureTransport, Logger: a.logger()})
+}
+
+// awsAccounts keeps the AWS accounts of a scan (Always Fix has AWS
+// actions only for now).
+func awsAccounts(accounts []vigil.Account) []vigil.Account {
+	var out []vigil.Account
+	for _, acct := range accounts {
+		if acct.Provider == vigil.AWS {
+			out = append(out, acct)
+		}
+	}
+	return out
 }

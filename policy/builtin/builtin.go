@@ -7,7 +7,7 @@ import (
 	"github.com/vigilsec/vigil/policy"
 )
 
-//go:embed aws
+//go:embed aws azure
 var files embed.FS
 
 // Source returns the built-in checks as a policy source named "builtin".
