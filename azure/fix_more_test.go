@@ -6,14 +6,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/azure/azuretest"
 	"github.com/vigilsec/vigil/fix"
 	vpolicy "github.com/vigilsec/vigil/policy"
-	"github.com/vigilsec/vigil/policy/builtin"
-	"github.com/vigilsec/vigil/sqlite"
 )
 
 func init() {
@@ -41,42 +38,7 @@ const (
 // security (Defender, monitor) and SQL/Key Vault fixtures.
 func newMoreFixHarness(t *testing.T) *fixHarness {
 	t.Helper()
-	ctx := context.Background()
-	e := newEstate(t)
-	for _, f := range []string{filepath.Join("testdata", "security", "estate.json"), filepath.Join("testdata", "estate-sql-keyvault.json")} {
-		if err := e.LoadFile(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rec := &recorder{next: e.Transport(), ops: map[string]bool{}}
-	scan, err := New(Options{Transport: rec, Credential: tokenCred{"scan-token"}, Now: func() time.Time { return fixedNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := collect(t, scan, subProd)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	sc := vigil.Scan{ID: "s-fix-more", StartedAt: fixedNow, Status: "running", Accounts: []string{subProd}}
-	if err := st.StartScan(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.PutResources(ctx, sc.ID, s.byUID()); err != nil {
-		t.Fatal(err)
-	}
-	fixer := NewFixer(scan, tokenCred{remediationToken}, []vigil.Account{{Provider: vigil.Azure, ID: subProd}})
-	reg, err := fix.NewRegistry(fixer.Actions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checks, err := vpolicy.Load(builtin.Source())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixHarness{t: t, e: e, store: st, fixer: fixer, rec: rec, scan: scan,
-		runner: &fix.Runner{Store: st, Actions: reg, Checks: checks, Refresh: fixer, Now: func() time.Time { return fixedNow }}}
+	return newFixHarness(t, filepath.Join("testdata", "security", "estate.json"), filepath.Join("testdata", "estate-sql-keyvault.json"))
 }
 
 // TestFixMoreActions runs the key vault and SQL actions

@@ -92,10 +92,15 @@ type fixHarness struct {
 	scan   *Collector
 }
 
-func newFixHarness(t *testing.T) *fixHarness {
+func newFixHarness(t *testing.T, fixtures ...string) *fixHarness {
 	t.Helper()
 	ctx := context.Background()
 	e := newEstate(t)
+	for _, f := range fixtures {
+		if err := e.LoadFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rec := &recorder{next: e.Transport(), ops: map[string]bool{}}
 	scan, err := New(Options{Transport: rec, Credential: tokenCred{"scan-token"}, Now: func() time.Time { return fixedNow }})
 	if err != nil {
