@@ -72,6 +72,18 @@ func (c *Collector) getOne(ctx context.Context, acct vigil.Account, id string) G
 			got.Err = err
 			return got
 		}
+		// The services that keep only subscription settings (Defender for
+		// Cloud, activity-log monitoring) are read again in full: an event
+		// on one of their settings, or a fix's verification, must see it.
+		// Settings that come with resource listings (network watcher
+		// regions) stay as stored: the result is Partial.
+		for _, name := range settingsServices() {
+			st := &task{c: c, acct: acct, svc: services[name], sink: discardSink{}, syn: syn}
+			if err := st.run(ctx); err != nil {
+				got.Err = err
+				return got
+			}
+		}
 		r := syn.resource()
 		if e, ok := r.ReadErrorFor("subscription"); ok && e.Code == vigil.ENOTFOUND {
 			return got
@@ -97,6 +109,18 @@ func (c *Collector) getOne(ctx context.Context, acct vigil.Account, id string) G
 		got.Err = &vigil.Error{Code: classify(err), Message: "get " + id + " (" + operationOf(err, svc.name) + ")", Err: errorf(err)}
 	}
 	return got
+}
+
+// settingsServices names the services whose only output is settings of
+// azure.subscription, sorted.
+func settingsServices() []string {
+	var out []string
+	for _, name := range Services() {
+		if len(services[name].types) == 0 {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // discardSink drops what a Get's task reports: the read errors are on the

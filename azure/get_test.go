@@ -43,8 +43,24 @@ func TestGet(t *testing.T) {
 			t.Errorf("%s: hash differs from scan", uid)
 		}
 	}
-	if sub := got[3]; !sub.Found || !sub.Partial || sub.Resource.Properties["subscription"] == nil {
-		t.Errorf("subscription: %+v", sub)
+	sub := got[3]
+	if !sub.Found || !sub.Partial || sub.Err != nil {
+		t.Fatalf("subscription: %+v", sub)
+	}
+	// The settings services are read again; watcher regions come with the
+	// network listing and stay as stored.
+	for _, p := range []string{"subscription", propDefenderPlans, propSecurityContacts, propAutoProvisioning,
+		propDiagnosticSettings, propActivityLogAlerts, propActivityLogAlertOps} {
+		if _, ok := sub.Resource.Properties[p]; !ok {
+			t.Errorf("subscription get lacks %s", p)
+		}
+	}
+	if _, ok := sub.Resource.Properties[propWatcherRegions]; ok {
+		t.Errorf("subscription get has %s, which only the network listing reads", propWatcherRegions)
+	}
+	stored := scan.find(t, "/subscriptions/"+subProd)
+	if over := stored.Overlay(sub.Resource); over.ComputeHash() != stored.ComputeHash() {
+		t.Errorf("subscription get laid over the scan changes it:\n got %+v\nwant %+v", over, stored)
 	}
 	if g := got[4]; g.Found || g.Err != nil {
 		t.Errorf("missing account: found %v err %v, want not found without error", g.Found, g.Err)
