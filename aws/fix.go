@@ -34,6 +34,12 @@ type Fixer struct {
 	// APIOptions are added to every remediation client's middleware stack
 	// (tests use them to make a call fail half-way through a fix).
 	APIOptions []func(*middleware.Stack) error
+
+	// Refuse, when set, is returned instead of remediation credentials:
+	// the actions exist (rules and checks name them) but none may run,
+	// because no AWS remediation credentials are configured. Refresh,
+	// which reads with the scanning credentials, still works.
+	Refuse error
 }
 
 // NewFixer returns a Fixer. scan is the scanning collector (its options,
@@ -54,6 +60,9 @@ func NewFixer(scan *Collector, remediation Target, accounts []vigil.Account) *Fi
 // config returns the SDK config of the remediation credentials for an
 // account and region.
 func (f *Fixer) config(ctx context.Context, account, region string) (aws.Config, error) {
+	if f.Refuse != nil {
+		return aws.Config{}, f.Refuse
+	}
 	f.mu.Lock()
 	cfg, ok := f.verified[account]
 	f.mu.Unlock()

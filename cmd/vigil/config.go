@@ -38,6 +38,9 @@ type fileConfig struct {
 	// remediation is nil when the file has no remediation section; an
 	// empty section means the default AWS credential chain.
 	remediation *awscol.Target
+	// azureRemediation is nil without remediation.azure: Azure fixes
+	// then refuse to run.
+	azureRemediation *azureRemediation
 	// email is nil without notify.email; its Password comes from the
 	// environment variable named by password_env.
 	email *smtp.Config
@@ -152,12 +155,79 @@ func (p *configParser) remediation(n *yaml.Node) {
 			}
 		},
 		"external_id": func(v *yaml.Node) { t.ExternalID, _ = p.Str(v, "remediation.external_id"); extNode = v },
+		"azure":       p.azureRemediation,
 	})
 	if extNode != nil && t.ExternalID != "" && t.RoleARN == "" {
 		p.Bad(extNode, "remediation.external_id needs remediation.role_arn")
 	}
+	// A section that only configures Azure configures no AWS credentials;
+	// an empty one means the default AWS chain.
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "azure" {
+		return
+	}
 	p.cfg.remediation = t
 }
+
+// azureRemediation is the remediation.azure section: the Microsoft Entra
+// identity Azure fixes sign in as. It is always named explicitly, never
+// the default chain the scan uses.
+type azureRemediation struct {
+	tenantID, clientID string
+	// secretEnv names the environment variable holding the client secret.
+	secretEnv                         string
+	managedIdentity, workloadIdentity bool
+}
+
+func (p *configParser) azureRemediation(n *yaml.Node) {
+	const sec = "remediation.azure"
+	r := &azureRemediation{}
+	guid := func(key string, dst *string) func(*yaml.Node) {
+		return func(v *yaml.Node) {
+			if s, ok := p.Str(v, sec+"."+key); ok {
+				if !guidPattern.MatchString(s) {
+					p.Bad(v, "%s.%s %q is not a GUID (00000000-0000-0000-0000-000000000000)", sec, key, s)
+				}
+				*dst = s
+			}
+		}
+	}
+	p.Fields(n, sec, map[string]func(*yaml.Node){
+		"tenant_id": guid("tenant_id", &r.tenantID),
+		"client_id": guid("client_id", &r.clientID),
+		"client_secret_env": func(v *yaml.Node) {
+			if s, ok := p.Str(v, sec+".client_secret_env"); ok {
+				if !envNamePattern.MatchString(s) {
+					p.Bad(v, "%s.client_secret_env %q is not an environment variable name", sec, s)
+				}
+				r.secretEnv = s
+			}
+		},
+		"client_secret": func(v *yaml.Node) {
+			p.Bad(v, "%s.client_secret: secrets are not read from the config file; set client_secret_env to the name of an environment variable holding it", sec)
+		},
+		"managed_identity":  func(v *yaml.Node) { r.managedIdentity, _ = p.Bool(v, sec+".managed_identity") },
+		"workload_identity": func(v *yaml.Node) { r.workloadIdentity, _ = p.Bool(v, sec+".workload_identity") },
+	})
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	ways := 0
+	for _, set := range []bool{r.secretEnv != "", r.managedIdentity, r.workloadIdentity} {
+		if set {
+			ways++
+		}
+	}
+	switch {
+	case ways != 1:
+		p.Bad(n, "%s: set exactly one of client_secret_env, managed_identity: true or workload_identity: true", sec)
+	case !r.managedIdentity && (r.tenantID == "" || r.clientID == ""):
+		p.Bad(n, "%s needs tenant_id and client_id", sec)
+	}
+	p.cfg.azureRemediation = r
+}
+
+// guidPattern is a GUID: Azure tenant, client and subscription ids.
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func (p *configParser) email(n *yaml.Node) {
 	if c := p.emailConfig(n, "notify.email"); c != nil {

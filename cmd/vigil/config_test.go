@@ -51,6 +51,11 @@ func TestConfigErrors(t *testing.T) {
 			dir + `wrong-type.yaml:3:22: autofix.max_fixes_per_run: want a whole number, got "ten"`},
 		{"password-in-file.yaml", dir + "password-in-file.yaml:5:15: notify.email.password: passwords are not read from the config file; set password_env to the name of an environment variable holding it"},
 		{"password-env-unset.yaml", dir + "password-env-unset.yaml:5:19: notify.email.password_env: the environment variable VIGIL_TEST_UNSET_PASSWORD is not set"},
+		{"azure-secret-in-file.yaml", dir + "azure-secret-in-file.yaml:5:20: remediation.azure.client_secret: secrets are not read from the config file; set client_secret_env to the name of an environment variable holding it\n  " +
+			dir + "azure-secret-in-file.yaml:3:5: remediation.azure: set exactly one of client_secret_env, managed_identity: true or workload_identity: true"},
+		{"azure-bad-identity.yaml", dir + `azure-bad-identity.yaml:3:16: remediation.azure.tenant_id "contoso.onmicrosoft.com" is not a GUID (00000000-0000-0000-0000-000000000000)` + "\n  " +
+			dir + "azure-bad-identity.yaml:3:5: remediation.azure: set exactly one of client_secret_env, managed_identity: true or workload_identity: true"},
+		{"azure-no-client.yaml", dir + "azure-no-client.yaml:3:5: remediation.azure needs tenant_id and client_id"},
 		{"bad-role-arn.yaml", dir + `bad-role-arn.yaml:2:13: remediation.role_arn "arn:aws:iam::12345:role/Fixer": want arn:aws:iam::ACCOUNT:role/NAME (ACCOUNT may be {account}, the finding's account)`},
 		{"bad-share.yaml", dir + "bad-share.yaml:2:22: autofix.max_share_per_run 50: want a share between 0 and 1, e.g. 0.5 (0: no bound)"},
 		{"duplicate-rule.yaml", dir + `duplicate-rule.yaml:4:7: autofix.rules: the name "buckets" is used twice`},
@@ -177,6 +182,35 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// remediation.azure alone configures no AWS credentials.
+	t.Run("azure only", func(t *testing.T) {
+		a := &app{configPath: write("azure-only.yaml", "remediation:\n  azure:\n    tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47\n"+
+			"    client_id: 3b1c6f3e-2a52-4c55-9d43-7f0ad3c7e2a1\n    client_secret_env: VIGIL_AZURE_FIX_SECRET\n")}
+		cfg, err := a.loadConfig(checks, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &azureRemediation{tenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47", clientID: "3b1c6f3e-2a52-4c55-9d43-7f0ad3c7e2a1",
+			secretEnv: "VIGIL_AZURE_FIX_SECRET"}
+		if cfg.remediation != nil || !reflect.DeepEqual(cfg.azureRemediation, want) {
+			t.Errorf("remediation %+v, azure %+v; want none and %+v", cfg.remediation, cfg.azureRemediation, want)
+		}
+		// The secret is read only when a fix may run, and must be set then.
+		t.Setenv("VIGIL_AZURE_FIX_SECRET", "")
+		if _, err := a.azureRemediationCredential(cfg, "public"); err == nil ||
+			err.Error() != a.configPath+": remediation.azure.client_secret_env names VIGIL_AZURE_FIX_SECRET, which is not set" {
+			t.Errorf("unset secret: %v", err)
+		}
+		t.Setenv("VIGIL_AZURE_FIX_SECRET", "s3cr3t-value")
+		t.Setenv("AZURE_CLIENT_ID", "3B1C6F3E-2A52-4C55-9D43-7F0AD3C7E2A1")
+		if _, err := a.azureRemediationCredential(cfg, "public"); err == nil || !strings.Contains(err.Error(), "is the scanning identity's (AZURE_CLIENT_ID)") {
+			t.Errorf("scanning identity reused: %v", err)
+		}
+		t.Setenv("AZURE_CLIENT_ID", "")
+		if cred, err := a.azureRemediationCredential(cfg, "public"); err != nil || cred == nil {
+			t.Errorf("credential: %v %v", cred, err)
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := &app{}

@@ -73,7 +73,7 @@ given.`,
 			a.azureTransport, a.azureCredential = est.Transport(), &azfake.TokenCredential{}
 			fmt.Fprintln(a.stderr, "Azure: serving an emulated subscription in memory through the Azure SDK's fake transports (no Azure account is used)…")
 			fmt.Fprintf(a.stderr, "Scanning (AWS endpoint %s, database %s)…\n\n", srv.URL, a.dbPath)
-			err = a.scan(ctx, scanFlags{providers: []string{"aws", "azure"}, azureCloud: "public", endpoint: srv.URL, regions: demo.Regions,
+			err = a.scan(ctx, scanFlags{azure: azureFlags{providers: []string{"aws", "azure"}, cloud: "public"}, endpoint: srv.URL, regions: demo.Regions,
 				format: format, progress: "auto", concurrency: 16})
 			if keep {
 				fmt.Fprintf(a.stderr, "\nDatabase kept at %s; try: vigil --db %s inventory\n", a.dbPath, a.dbPath)

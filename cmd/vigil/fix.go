@@ -16,8 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/vigilsec/vigil"
+
 	awscol "github.com/vigilsec/vigil/aws"
+	azurecol "github.com/vigilsec/vigil/azure"
 	"github.com/vigilsec/vigil/fix"
 	"github.com/vigilsec/vigil/policy"
 	"github.com/vigilsec/vigil/smtp"
@@ -33,6 +36,7 @@ type fixFlags struct {
 	trustedAccounts, orgIDs                  []string
 	endpoint                                 string
 	fixProfile, fixRoleARN, fixExternalID    string
+	azure                                    azureFlags
 }
 
 var (
@@ -62,7 +66,7 @@ Fix guards (exempt tag, mutes, flapping, limits per run and per hour, share of
 the resources).
 
 Fixes use the remediation credentials (config remediation, or --fix-profile /
---fix-role-arn), never the scanning ones. Without them, plans are made with the
+--fix-role-arn; for Azure, remediation.azure), never the scanning ones. Without them, plans are made with the
 scanning credentials (reads only) and --yes is refused. Every plan, fix and undo
 is recorded: see vigil fixes. See docs/fixes.md.
 
@@ -82,6 +86,7 @@ Exit codes: 0 done, 1 error or a failed fix, 2 bad usage.`,
 	pf.StringVar(&f.fixRoleARN, "fix-role-arn", "", "remediation role to assume; {account} stands for the finding's account")
 	pf.StringVar(&f.fixExternalID, "fix-external-id", "", "external id for --fix-role-arn")
 	pf.StringArrayVar(&a.checkDirs, "checks-dir", nil, "directory of custom checks to add (repeatable)")
+	f.azure.register(pf, false)
 	fl := cmd.Flags()
 	fl.StringVar(&f.check, "check", "", "check id: with --resource UID one finding, otherwise every open failing finding of the check")
 	fl.StringVar(&f.resource, "resource", "", "resource uid (one finding), or a glob over uids and names (with --check, several)")
@@ -104,9 +109,11 @@ type fixSetup struct {
 	actions     *fix.Registry // for validation and listing only
 	cfg         *fileConfig
 	remediation *awscol.Target // nil: none configured
-	notify      fix.Notifier
-	trust       policy.Trust
-	mutes       *policy.Mutes
+	// azureCred is remediation.azure's credential; nil: none configured.
+	azureCred azcore.TokenCredential
+	notify    fix.Notifier
+	trust     policy.Trust
+	mutes     *policy.Mutes
 }
 
 // setup loads the checks and the config and resolves the remediation
@@ -141,20 +148,13 @@ func (a *app) fixSetup(f fixFlags) (*fixSetup, error) {
 		}
 		s.remediation = &awscol.Target{Profile: f.fixProfile, RoleARN: f.fixRoleARN, ExternalID: f.fixExternalID}
 	}
+	if s.azureCred, err = a.azureRemediationCredential(s.cfg, f.azure.cloud); err != nil {
+		return nil, err
+	}
 	if s.notify, err = notifier(s.cfg, s.actions); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// actionRegistry lists the actions this build has, for validation and
-// `vigil fix actions`; fixing uses the registry of a wired Fixer.
-func actionRegistry() (*fix.Registry, error) {
-	c, err := awscol.New(awscol.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return fix.NewRegistry(awscol.NewFixer(c, awscol.Target{}, nil).Actions()...)
 }
 
 // notifier returns the email notifier of the config, or nil.
@@ -175,7 +175,7 @@ func notifier(cfg *fileConfig, actions *fix.Registry) (fix.Notifier, error) {
 	return n, nil
 }
 
-// fixEnv wires fix.Runners: the scanning collector re-reads resources,
+// fixEnv wires fix.Runners: the scanning collectors re-read resources,
 // the remediation credentials (or, for plans only, each account's scanning
 // credentials) make the calls.
 type fixEnv struct {
@@ -183,12 +183,13 @@ type fixEnv struct {
 	setup   *fixSetup
 	store   vigil.Store
 	scan    *awscol.Collector
+	azure   *azurecol.Collector // nil when no Azure subscription is stored
 	accts   []vigil.Account
 	runners map[string]*fix.Runner
 }
 
-func (a *app) newFixEnv(ctx context.Context, s *fixSetup, store vigil.Store, endpoint string) (*fixEnv, error) {
-	col, err := awscol.New(awscol.Options{Endpoint: endpoint, Logger: a.logger()})
+func (a *app) newFixEnv(ctx context.Context, s *fixSetup, store vigil.Store, f fixFlags) (*fixEnv, error) {
+	col, err := awscol.New(awscol.Options{Endpoint: f.endpoint, Logger: a.logger()})
 	if err != nil {
 		return nil, err
 	}
@@ -196,43 +197,85 @@ func (a *app) newFixEnv(ctx context.Context, s *fixSetup, store vigil.Store, end
 	if err != nil {
 		return nil, fmt.Errorf("read accounts: %w", err)
 	}
-	return &fixEnv{a: a, setup: s, store: store, scan: col, accts: accts, runners: map[string]*fix.Runner{}}, nil
+	e := &fixEnv{a: a, setup: s, store: store, scan: col, accts: accts, runners: map[string]*fix.Runner{}}
+	if len(accountsOf(accts, vigil.Azure)) > 0 {
+		if e.azure, err = a.azureCollector(f.azure, 0); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
 }
 
-// scanCreds reports whether plans are made with the scanning credentials.
-func (e *fixEnv) scanCreds() bool { return e.setup.remediation == nil }
+// provider is the cloud of a stored account (AWS when unknown).
+func (e *fixEnv) provider(account string) vigil.Provider {
+	for _, acct := range e.accts {
+		if strings.EqualFold(acct.ID, account) {
+			return acct.Provider
+		}
+	}
+	if guidPattern.MatchString(account) {
+		return vigil.Azure
+	}
+	return vigil.AWS
+}
 
-// runner returns the Runner for a finding's account.
+// remediation reports whether a cloud has remediation credentials.
+func (s *fixSetup) remediates(p vigil.Provider) bool {
+	if p == vigil.Azure {
+		return s.azureCred != nil
+	}
+	return s.remediation != nil
+}
+
+// anyRemediation reports whether any cloud has remediation credentials.
+func (s *fixSetup) anyRemediation() bool { return s.remediation != nil || s.azureCred != nil }
+
+// scanCreds reports whether plans for a cloud are made with the scanning
+// credentials.
+func (e *fixEnv) scanCreds(p vigil.Provider) bool { return !e.setup.remediates(p) }
+
+// runner returns the Runner for a finding's account ("": the remediation
+// runner of every cloud, for --check --yes).
 func (e *fixEnv) runner(account string) (*fix.Runner, error) {
+	p := e.provider(account)
 	key := ""
-	target := awscol.Target{}
-	if e.setup.remediation != nil {
-		target = *e.setup.remediation
+	var fixer fixers
+	if account == "" || e.setup.remediates(p) {
+		fixer = newFixers(e.scan, e.setup.remediation, e.azure, e.setup.azureCred, e.accts)
 	} else {
-		// Plans only (--yes is refused before this): the account's own
-		// scanning credentials, as stored by the scan.
+		// Plans only (--yes is refused before a change): the account's
+		// own scanning credentials, as stored by the scan.
 		key = account
+		target := &awscol.Target{}
 		for _, acct := range e.accts {
 			if acct.ID == account {
-				target = awscol.Target{Profile: acct.Profile, RoleARN: acct.RoleARN, ExternalID: acct.ExternalID}
+				target = &awscol.Target{Profile: acct.Profile, RoleARN: acct.RoleARN, ExternalID: acct.ExternalID}
 			}
 		}
+		fixer = newFixers(e.scan, target, e.azure, e.azureScanCredential(), e.accts)
 	}
 	if r, ok := e.runners[key]; ok {
 		return r, nil
 	}
-	fixer := awscol.NewFixer(e.scan, target, e.accts)
-	reg, err := fix.NewRegistry(fixer.Actions()...)
+	reg, err := fixer.registry()
 	if err != nil {
 		return nil, err
 	}
 	r := &fix.Runner{Store: e.store, Actions: reg, Checks: e.setup.checks, Refresh: fixer, Trust: e.setup.trust, Logger: e.a.logger(),
 		VerifyAttempts: verifyAttempts, VerifyWait: verifyWait}
-	if e.setup.remediation != nil {
+	if key == "" {
 		r.Notify = e.setup.notify
 	}
 	e.runners[key] = r
 	return r, nil
+}
+
+// azureScanCredential is the scanning credential, for plans only.
+func (e *fixEnv) azureScanCredential() azcore.TokenCredential {
+	if e.azure == nil {
+		return nil
+	}
+	return e.azure.Credential()
 }
 
 func (a *app) fix(ctx context.Context, f fixFlags, args []string) error {
@@ -261,8 +304,8 @@ func (a *app) fix(ctx context.Context, f fixFlags, args []string) error {
 	if bulk && f.action != "" {
 		return vigil.Errorf(vigil.EINVALID, "--action applies to one finding; several are fixed with their check's own action")
 	}
-	if f.account != "" && !isAccountID(f.account) {
-		return vigil.Errorf(vigil.EINVALID, "--account: %q is not a 12-digit AWS account id", f.account)
+	if f.account != "" && !isAccountID(f.account) && !guidPattern.MatchString(f.account) {
+		return vigil.Errorf(vigil.EINVALID, "--account: %q is not a 12-digit AWS account id nor an Azure subscription id", f.account)
 	}
 	if f.region != "" && !regionPattern.MatchString(f.region) && f.region != "global" {
 		return vigil.Errorf(vigil.EINVALID, "--region: %q is not a region name such as us-east-1", f.region)
@@ -275,7 +318,7 @@ func (a *app) fix(ctx context.Context, f fixFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if f.yes && s.remediation == nil {
+	if f.yes && !s.anyRemediation() {
 		return errNoRemediation
 	}
 	if f.action != "" {
@@ -298,7 +341,7 @@ func (a *app) fix(ctx context.Context, f fixFlags, args []string) error {
 		return err
 	}
 	defer func() { _ = store.Close() }()
-	env, err := a.newFixEnv(ctx, s, store, f.endpoint)
+	env, err := a.newFixEnv(ctx, s, store, f)
 	if err != nil {
 		return err
 	}
@@ -347,6 +390,9 @@ func (a *app) fixOne(ctx context.Context, env *fixEnv, f fixFlags, res *vigil.Re
 		}
 		return err
 	}
+	if f.yes && !env.setup.remediates(providerOf(resource)) {
+		return errNoRemediation
+	}
 	r, err := env.runner(resource.Account)
 	if err != nil {
 		return err
@@ -373,7 +419,7 @@ func (a *app) fixOne(ctx context.Context, env *fixEnv, f fixFlags, res *vigil.Re
 	printPlan(w, rec, plan, j)
 	if !f.yes {
 		fmt.Fprintln(w)
-		if env.scanCreds() {
+		if env.scanCreds(providerOf(resource)) {
 			fmt.Fprintln(w, "Planned with the scanning credentials (reads only): no remediation credentials are configured, so --yes is refused (see docs/fixes.md).")
 		}
 		again := "vigil fix " + vigil.FindingID(checkID, uid) + " --yes"
@@ -476,12 +522,13 @@ func (a *app) fixMany(ctx context.Context, env *fixEnv, f fixFlags, params map[s
 		return nil
 	}
 	fmt.Fprintf(w, "%d open failing findings of %s.\n\n", len(results), f.check)
-	failed := 0
+	failed, scanCreds := 0, false
 	for _, res := range results {
 		resource, err := env.store.Resource(ctx, res.ResourceUID)
 		if err != nil {
 			return err
 		}
+		scanCreds = scanCreds || env.scanCreds(providerOf(resource))
 		r, err := env.runner(resource.Account)
 		if err != nil {
 			return err
@@ -505,7 +552,7 @@ func (a *app) fixMany(ctx context.Context, env *fixEnv, f fixFlags, params map[s
 		}
 		fmt.Fprintln(w)
 	}
-	if env.scanCreds() {
+	if scanCreds {
 		fmt.Fprintln(w, "Planned with the scanning credentials (reads only): no remediation credentials are configured, so --yes is refused (see docs/fixes.md).")
 	}
 	fmt.Fprintf(w, "Nothing was changed. With --yes the Always Fix guards apply: %s.\n", describeGuards(guards))
@@ -617,10 +664,14 @@ func countStatus(rep fix.AutoReport, st vigil.FixStatus) int {
 // alwaysFix runs the config's Always Fix rules over a finished scan's
 // results and prints a summary to stderr. Its failures do not change the
 // scan's exit code; an error (the store, the credentials) does.
-func (a *app) alwaysFix(ctx context.Context, cfg *fileConfig, col *awscol.Collector, accounts []vigil.Account,
-	store vigil.Store, checks *policy.Set, trust policy.Trust, mutes *policy.Mutes, scanID string) error {
-	fixer := awscol.NewFixer(col, *cfg.remediation, accounts)
-	reg, err := fix.NewRegistry(fixer.Actions()...)
+func (a *app) alwaysFix(ctx context.Context, cfg *fileConfig, col *awscol.Collector, az *azurecol.Collector, azureCloud string,
+	accounts []vigil.Account, store vigil.Store, checks *policy.Set, trust policy.Trust, mutes *policy.Mutes, scanID string) error {
+	azureCred, err := a.azureRemediationCredential(cfg, azureCloud)
+	if err != nil {
+		return err
+	}
+	fixer := newFixers(col, cfg.remediation, az, azureCred, accounts)
+	reg, err := fixer.registry()
 	if err != nil {
 		return err
 	}
@@ -699,11 +750,12 @@ the undo in the audit trail. Not every action can be undone: see vigil fix actio
 			if !fixIDPattern.MatchString(args[0]) {
 				return vigil.Errorf(vigil.EINVALID, "%q is not a fix id (x- and 10 hex digits; see `vigil fixes`)", args[0])
 			}
-			s, err := a.fixSetup(fixFlags{endpoint: f.endpoint, fixProfile: f.fixProfile, fixRoleARN: f.fixRoleARN, fixExternalID: f.fixExternalID})
+			s, err := a.fixSetup(fixFlags{endpoint: f.endpoint, fixProfile: f.fixProfile, fixRoleARN: f.fixRoleARN, fixExternalID: f.fixExternalID,
+				azure: f.azure})
 			if err != nil {
 				return err
 			}
-			if s.remediation == nil {
+			if !s.anyRemediation() {
 				return errNoRemediation
 			}
 			store, err := a.openExisting(ctx)
@@ -718,9 +770,12 @@ the undo in the audit trail. Not every action can be undone: see vigil fix actio
 				}
 				return err
 			}
-			env, err := a.newFixEnv(ctx, s, store, f.endpoint)
+			env, err := a.newFixEnv(ctx, s, store, *f)
 			if err != nil {
 				return err
+			}
+			if !s.remediates(env.provider(orig.Account)) {
+				return errNoRemediation
 			}
 			r, err := env.runner(orig.Account)
 			if err != nil {

@@ -52,7 +52,13 @@ func main() {
 // run executes the command line and returns the exit code: 0 success, 1
 // error, 2 usage error, 3 findings at or above --fail-on.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := &app{stdout: stdout, stderr: stderr}
+	return runApp(ctx, &app{stdout: stdout, stderr: stderr}, args)
+}
+
+// runApp is run with an app whose fields the caller set (tests: an
+// emulated Azure estate).
+func runApp(ctx context.Context, app *app, args []string) int {
+	stdout, stderr := app.stdout, app.stderr
 	root := app.root()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -99,6 +105,9 @@ type app struct {
 	// and HTTP transport: the demo's emulated estate (nil: the real ones).
 	azureCredential azcore.TokenCredential
 	azureTransport  azpolicy.Transporter
+	// azureFixCredential replaces the remediation.azure credential (tests
+	// and the demo; nil: the one the config names).
+	azureFixCredential azcore.TokenCredential
 	// serving is set by `vigil serve`: only the daemon reads the alert
 	// channels' secrets, so that `vigil scan` does not need them.
 	serving bool

@@ -23,8 +23,7 @@ import (
 )
 
 type scanFlags struct {
-	providers, subscriptions                          []string
-	azureCloud, azureEndpoint                         string
+	azure                                             azureFlags
 	profiles, roles, regions, services, checks, rates []string
 	externalID, endpoint, severity, format, output    string
 	mutes                                             string
@@ -58,10 +57,7 @@ Exit codes: 0 done, 1 error, 2 bad usage, 3 a finding at or above --fail-on.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.scan(cmd.Context(), f) },
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.providers, "provider", []string{"aws"}, "clouds to scan: aws, azure, or aws,azure")
-	fl.StringSliceVar(&f.subscriptions, "subscriptions", nil, "Azure subscription ids (default: every subscription the Azure credential can see)")
-	fl.StringVar(&f.azureCloud, "azure-cloud", "public", "Azure cloud: public, usgov or china")
-	fl.StringVar(&f.azureEndpoint, "azure-endpoint", os.Getenv("VIGIL_AZURE_ENDPOINT"), "send all Azure Resource Manager calls to this URL (Azure Stack, an emulator; plain http only to loopback) (env VIGIL_AZURE_ENDPOINT)")
+	f.azure.register(fl, true)
 	fl.StringSliceVar(&f.profiles, "profile", nil, "AWS shared-config profile(s), comma-separated: one account each (default: the standard chain)")
 	fl.StringSliceVar(&f.roles, "role-arn", nil, "IAM role(s) to assume, comma-separated: one account each")
 	fl.StringVar(&f.externalID, "external-id", "", "external id for --role-arn")
@@ -111,7 +107,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 			return err
 		}
 	}
-	providers, err := parseProviders(splitList(f.providers))
+	providers, err := parseProviders(splitList(f.azure.providers))
 	if err != nil {
 		return err
 	}
@@ -122,7 +118,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	}
 	var az *azurecol.Collector
 	if providers[vigil.Azure] {
-		if az, err = a.azureCollector(f); err != nil {
+		if az, err = a.azureCollector(f.azure, f.concurrency); err != nil {
 			return err
 		}
 	}
@@ -145,7 +141,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 		collectors[vigil.AWS] = col
 	}
 	if az != nil {
-		subs, err := az.Resolve(ctx, splitList(f.subscriptions))
+		subs, err := az.Resolve(ctx, splitList(f.azure.subscriptions))
 		if err != nil {
 			return err
 		}
@@ -185,7 +181,7 @@ func (a *app) scan(ctx context.Context, f scanFlags) error {
 	case autofix && ctx.Err() == nil:
 		// Failed fixes are printed and emailed; the findings alone drive
 		// the exit code. An error (store, credentials) is an error.
-		if err := a.alwaysFix(ctx, cfg, col, awsAccounts(accounts), store, all, trust, mutes, sc.ID); err != nil {
+		if err := a.alwaysFix(ctx, cfg, col, az, f.azure.cloud, accounts, store, all, trust, mutes, sc.ID); err != nil {
 			return errors.Join(runErr, err)
 		}
 	case cfg.autofix.Enabled && autofixKilled():
@@ -253,7 +249,7 @@ func (a *app) setup(severity string, checkIDs, rateFlags, trusted, orgIDs []stri
 		return nil, err
 	}
 	st.autofix = st.cfg.autofix.Enabled && !autofixKilled()
-	if st.autofix && st.cfg.remediation == nil {
+	if st.autofix && st.cfg.remediation == nil && st.cfg.azureRemediation == nil {
 		return nil, vigil.Errorf(vigil.EINVALID, "%s enables autofix but configures no remediation credentials: Vigil scans with read-only credentials "+
 			"and never changes anything with them; add a remediation section (see docs/config.md)", st.cfg.file)
 	}
@@ -385,25 +381,4 @@ func parseProviders(names []string) (map[vigil.Provider]bool, error) {
 		return nil, vigil.Errorf(vigil.EINVALID, "--provider: name at least one of aws, azure")
 	}
 	return out, nil
-}
-
-// azureCollector builds the Azure collector of the scan flags; its
-// credential is azidentity's default chain (environment, workload
-// identity, managed identity, Azure CLI), or azureTransport's when the
-// demo serves an emulated estate.
-func (a *app) azureCollector(f scanFlags) (*azurecol.Collector, error) {
-	return azurecol.New(azurecol.Options{Cloud: f.azureCloud, Endpoint: f.azureEndpoint, Subscriptions: splitList(f.subscriptions),
-		Concurrency: f.concurrency, Credential: a.azureCredential, Transport: a.azureTransport, Logger: a.logger()})
-}
-
-// awsAccounts keeps the AWS accounts of a scan (Always Fix has AWS
-// actions only for now).
-func awsAccounts(accounts []vigil.Account) []vigil.Account {
-	var out []vigil.Account
-	for _, acct := range accounts {
-		if acct.Provider == vigil.AWS {
-			out = append(out, acct)
-		}
-	}
-	return out
 }

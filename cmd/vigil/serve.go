@@ -12,9 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/alert"
+
 	awscol "github.com/vigilsec/vigil/aws"
+	azurecol "github.com/vigilsec/vigil/azure"
 	"github.com/vigilsec/vigil/fix"
 	"github.com/vigilsec/vigil/metrics"
 	"github.com/vigilsec/vigil/notify"
@@ -33,6 +36,7 @@ type serveFlags struct {
 	concurrency, eventWorkers                         int
 	retryBase                                         time.Duration
 	scanOnStart                                       bool
+	azure                                             azureFlags
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -43,9 +47,11 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `Serve runs until stopped (SIGINT or SIGTERM). It
 
   - runs the scans the config file schedules (schedules:),
-  - watches the event queues it names (watch.aws:) and, for each CloudTrail
-    event, re-reads only the resources the event touched, records the change
-    with who made it, and re-evaluates their checks,
+  - watches the event queues it names (watch.aws: SQS queues of CloudTrail
+    events from EventBridge; watch.azure: Storage Queues of Event Grid
+    resource events) and, for each event, re-reads only the resources it
+    touched, records the change with who made it, and re-evaluates their
+    checks,
   - sends the alerts its rules ask for (alerts:, channels:), through a durable
     outbox: an alert is a job written in the same transaction as the change or
     finding that caused it, retried with backoff until its channel takes it,
@@ -56,7 +62,8 @@ Jobs live in the database (River on SQLite), so a restart loses nothing: an
 alert not yet delivered is delivered after it, exactly once per idempotency key.
 See docs/serve.md, docs/watch.md, docs/alerts.md and docs/notifications.md.`,
 		Example: `  vigil serve --config vigil.yaml
-  vigil serve --config vigil.yaml --profile audit --regions eu-west-1 --scan-on-start`,
+  vigil serve --config vigil.yaml --profile audit --regions eu-west-1 --scan-on-start
+  vigil serve --config vigil.yaml --provider aws,azure --subscriptions 9f0c2b7e-4d61-4a8e-b3a5-2c7d1e6f8a90`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), f) },
 	}
@@ -78,6 +85,7 @@ See docs/serve.md, docs/watch.md, docs/alerts.md and docs/notifications.md.`,
 	fl.StringSliceVar(&f.orgIDs, "org-id", nil, "AWS Organizations id(s) whose members cross-account checks treat as trusted")
 	fl.StringVar(&f.listen, "listen", "", "address of /healthz and /metrics (default serve.listen, else "+defaultListen+")")
 	fl.BoolVar(&f.scanOnStart, "scan-on-start", false, "scan every account once at start-up")
+	f.azure.register(fl, true)
 	fl.DurationVar(&f.retryBase, "retry-base", 0, "first wait before an alert is retried, doubling each attempt up to 1h (default River's: 1s, 16s, 81s, … attempt⁴ seconds)")
 	return cmd
 }
@@ -89,6 +97,7 @@ type daemon struct {
 	store    *sqlite.Store
 	queue    *river.Queue
 	col      *awscol.Collector
+	az       *azurecol.Collector // nil unless --provider names azure
 	accounts []vigil.Account
 	regions  []string // --regions; empty: every enabled region
 	checks   *policy.Set
@@ -100,7 +109,7 @@ type daemon struct {
 	metrics  *metrics.Metrics
 	autofix  bool
 	runner   *fix.Runner // nil without remediation credentials
-	fixer    *awscol.Fixer
+	fixers   fixers
 	scanMu   sync.Mutex
 }
 
@@ -135,9 +144,37 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		}
 		channels[c.Name] = ch
 	}
-	accounts, err := a.resolveAccounts(ctx, col, splitList(f.profiles), splitList(f.roles), f.externalID)
+	providers, err := parseProviders(splitList(f.azure.providers))
 	if err != nil {
 		return err
+	}
+	var az *azurecol.Collector
+	if providers[vigil.Azure] {
+		if az, err = a.azureCollector(f.azure, f.concurrency); err != nil {
+			return err
+		}
+	}
+	var azureCred azcore.TokenCredential
+	if az != nil {
+		if azureCred, err = a.azureRemediationCredential(cfg, f.azure.cloud); err != nil {
+			return err
+		}
+	}
+	if err := cfg.serve.checkProviders(cfg.file, providers); err != nil {
+		return err
+	}
+	var accounts []vigil.Account
+	if providers[vigil.AWS] {
+		if accounts, err = a.resolveAccounts(ctx, col, splitList(f.profiles), splitList(f.roles), f.externalID); err != nil {
+			return err
+		}
+	}
+	if az != nil {
+		subs, err := az.Resolve(ctx, splitList(f.azure.subscriptions))
+		if err != nil {
+			return err
+		}
+		accounts = append(accounts, subs...)
 	}
 	for _, q := range cfg.serve.queues {
 		if q.account != "" && !hasAccount(accounts, q.account) {
@@ -151,15 +188,19 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	}
 	defer func() { _ = store.Close() }()
 
-	d := &daemon{log: log, store: store, col: col, accounts: accounts, regions: splitList(f.regions), checks: checks, mutes: mutes, trust: trust,
+	d := &daemon{log: log, store: store, col: col, az: az, accounts: accounts, regions: splitList(f.regions), checks: checks, mutes: mutes, trust: trust,
 		cfg: cfg, channels: channels, autofix: autofix}
 	d.metrics = metrics.New(version, d.openFindings)
 	d.rules = alert.New(cfg.serve.rules, all, alert.WithAutofix(func(checkID string, r vigil.Resource) bool {
 		return d.autofix && cfg.autofix.Rule(checkID, &r) != nil
 	}))
-	if cfg.remediation != nil {
-		d.fixer = awscol.NewFixer(col, *cfg.remediation, accounts)
-		reg, err := fix.NewRegistry(d.fixer.Actions()...)
+	if cfg.remediation != nil || azureCred != nil {
+		var awsCol *awscol.Collector
+		if providers[vigil.AWS] {
+			awsCol = col
+		}
+		d.fixers = newFixers(awsCol, cfg.remediation, az, azureCred, accounts)
+		reg, err := d.fixers.registry()
 		if err != nil {
 			return err
 		}
@@ -167,7 +208,7 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 		if err != nil {
 			return err
 		}
-		d.runner = &fix.Runner{Store: store, Actions: reg, Checks: all, Refresh: d.fixer, Notify: n, Trust: trust,
+		d.runner = &fix.Runner{Store: store, Actions: reg, Checks: all, Refresh: d.fixers, Notify: n, Trust: trust,
 			Logger: log, VerifyAttempts: verifyAttempts, VerifyWait: verifyWait, Verified: d.verified}
 	}
 	opts := river.Options{Deliver: d.deliver, Scan: d.scheduledScan, Schedules: cfg.serve.schedules,
@@ -197,6 +238,13 @@ func (a *app) serve(ctx context.Context, f serveFlags) error {
 	var watchers []*watch.Watcher
 	for _, qc := range cfg.serve.queues {
 		w, err := d.watcher(ctx, qc, f.eventWorkers)
+		if err != nil {
+			return err
+		}
+		watchers = append(watchers, w)
+	}
+	for _, qc := range cfg.serve.azureQueues {
+		w, err := d.azureWatcher(ctx, qc, f.eventWorkers)
 		if err != nil {
 			return err
 		}
@@ -268,7 +316,8 @@ func hasAccount(accounts []vigil.Account, id string) bool {
 
 func (d *daemon) account(id string) (vigil.Account, bool) {
 	for _, a := range d.accounts {
-		if a.ID == id {
+		// Azure subscription ids are GUIDs, which compare without case.
+		if strings.EqualFold(a.ID, id) {
 			return a, true
 		}
 	}
@@ -393,7 +442,11 @@ func (d *daemon) scheduledScan(ctx context.Context, args river.ScanArgs) error {
 	if len(accounts) == 0 {
 		return nil
 	}
-	runner := scan.New(scan.Options{Store: d.store, Collectors: map[vigil.Provider]vigil.Collector{vigil.AWS: d.col},
+	collectors := map[vigil.Provider]vigil.Collector{vigil.AWS: d.col}
+	if d.az != nil {
+		collectors[vigil.Azure] = d.az
+	}
+	runner := scan.New(scan.Options{Store: d.store, Collectors: collectors,
 		Checks: d.checks, Mutes: d.mutes, Trust: d.trust, After: d.after, Logger: d.log})
 	d.log.Info("scan started", "schedule", args.Schedule, "accounts", len(accounts))
 	sc, err := runner.Run(ctx, accounts)
@@ -433,7 +486,7 @@ func (d *daemon) fixJob(ctx context.Context, args river.FixArgs, attempt int) er
 		return err
 	}
 	if attempt > 1 || time.Since(res.CollectedAt) > freshFor {
-		fresh, err := d.fixer.Refresh(ctx, res)
+		fresh, err := d.fixers.Refresh(ctx, res)
 		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
 			_, err := d.store.Record(ctx, vigil.Observation{ScanID: "fix-" + vigil.FindingID(args.CheckID, args.UID),
 				Deleted: []vigil.Resource{{UID: args.UID}}, Cause: args.Cause}, d.after)

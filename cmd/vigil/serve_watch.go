@@ -13,7 +13,8 @@ import (
 // watcher wires one SQS queue to a watch.Watcher: the queue is read with
 // the scanning credentials of the account it names (default the first).
 func (d *daemon) watcher(ctx context.Context, qc queueConfig, workers int) (*watch.Watcher, error) {
-	acct := d.accounts[0]
+	awsAccts := accountsOf(d.accounts, vigil.AWS)
+	acct := awsAccts[0]
 	if qc.account != "" {
 		acct, _ = d.account(qc.account)
 	}
@@ -22,8 +23,8 @@ func (d *daemon) watcher(ctx context.Context, qc queueConfig, workers int) (*wat
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", qc.url, err)
 	}
-	ids := make([]string, len(d.accounts))
-	for i, a := range d.accounts {
+	ids := make([]string, len(awsAccts))
+	for i, a := range awsAccts {
 		ids[i] = a.ID
 	}
 	return watch.New(watch.Options{

@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/alert"
 	"github.com/vigilsec/vigil/notify"
 	"github.com/vigilsec/vigil/river"
@@ -24,7 +25,9 @@ type serveConfig struct {
 	listen    string
 	schedules []river.Schedule
 	queues    []queueConfig
-	channels  []notify.Config
+	// azureQueues are the watch.azure Storage Queues.
+	azureQueues []azureQueueConfig
+	channels    []notify.Config
 	// alertsNode is the alerts section, parsed once the channels are known.
 	alertsNode *yaml.Node
 	rules      []*alert.Rule
@@ -36,6 +39,30 @@ type queueConfig struct {
 	// waitTime is the long poll (1 s to 20 s, default 20 s); visibility
 	// how long a received message stays hidden (default 60 s).
 	waitTime, visibility time.Duration
+}
+
+// azureQueueConfig is one Storage Queue of Event Grid events to watch.
+type azureQueueConfig struct {
+	// serviceURL is the queue service, https://ACCOUNT.queue.core.windows.net
+	// (Azurite: http://127.0.0.1:10001/devstoreaccount1).
+	serviceURL, queue, poison string
+	// keyEnv names the environment variable holding the storage account
+	// key; without it the queue is read with the scanning credential.
+	keyEnv string
+	// visibility is how long a received message stays hidden (default 60 s).
+	visibility time.Duration
+}
+
+// checkProviders refuses queues of a cloud that is not scanned: their
+// events would name resources nothing collects.
+func (c serveConfig) checkProviders(file string, providers map[vigil.Provider]bool) error {
+	if len(c.queues) > 0 && !providers[vigil.AWS] {
+		return vigil.Errorf(vigil.EINVALID, "%s: watch.aws needs AWS to be scanned (--provider aws or aws,azure)", file)
+	}
+	if len(c.azureQueues) > 0 && !providers[vigil.Azure] {
+		return vigil.Errorf(vigil.EINVALID, "%s: watch.azure needs Azure to be scanned (--provider azure or aws,azure)", file)
+	}
+	return nil
 }
 
 const defaultListen = "127.0.0.1:8080"
@@ -182,7 +209,94 @@ func (p *configParser) watch(n *yaml.Node) {
 				p.cfg.serve.queues = append(p.cfg.serve.queues, q)
 			})
 		},
+		"azure": p.azureQueues,
 	})
+}
+
+// azureQueues parses watch.azure.
+func (p *configParser) azureQueues(v *yaml.Node) {
+	seen := map[string]bool{}
+	p.Items(v, "watch.azure must be a list of queues, e.g. - {queue_service_url: https://vigilevents.queue.core.windows.net, queue: vigil-events}", func(i int, qn *yaml.Node) {
+		sec := "watch.azure[" + itoa(i) + "]"
+		var q azureQueueConfig
+		name := func(key string, dst *string) func(*yaml.Node) {
+			return func(v *yaml.Node) {
+				if s, ok := p.Str(v, sec+"."+key); ok {
+					if !storageQueuePattern.MatchString(s) {
+						p.Bad(v, "%s.%s %q: a queue name is 3 to 63 lower-case letters, digits and single hyphens", sec, key, s)
+					}
+					*dst = s
+				}
+			}
+		}
+		p.Fields(qn, sec, map[string]func(*yaml.Node){
+			"queue_service_url": func(v *yaml.Node) {
+				if s, ok := p.Str(v, sec+".queue_service_url"); ok {
+					u, err := url.Parse(s)
+					switch {
+					case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+						p.Bad(v, "%s.queue_service_url %q: want https://ACCOUNT.queue.core.windows.net", sec, s)
+					case u.RawQuery != "":
+						p.Bad(v, "%s.queue_service_url: no query string (a SAS token is a secret; use account_key_env or the scanning identity)", sec)
+					case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+						p.Bad(v, "%s.queue_service_url %q: plain http is allowed only to a loopback host (Azurite)", sec, s)
+					}
+					q.serviceURL = s
+				}
+			},
+			"queue":        name("queue", &q.queue),
+			"poison_queue": name("poison_queue", &q.poison),
+			"account_key_env": func(v *yaml.Node) {
+				if s, ok := p.Str(v, sec+".account_key_env"); ok {
+					if !envNamePattern.MatchString(s) {
+						p.Bad(v, "%s.account_key_env %q is not an environment variable name", sec, s)
+					}
+					q.keyEnv = s
+				}
+			},
+			"account_key": func(v *yaml.Node) {
+				p.Bad(v, "%s.account_key: keys are not read from the config file; set account_key_env to the name of an environment variable holding it", sec)
+			},
+			"visibility_timeout": func(v *yaml.Node) {
+				if d, ok := p.Duration(v, sec+".visibility_timeout"); ok {
+					if d < time.Second || d > 7*24*time.Hour || d%time.Second != 0 {
+						p.Bad(v, "%s.visibility_timeout %s: want whole seconds from 1s to 7 days", sec, v.Value)
+					}
+					q.visibility = d
+				}
+			},
+		})
+		if qn.Kind != yaml.MappingNode {
+			return
+		}
+		for _, key := range []string{"queue_service_url", "queue"} {
+			if !yamlconf.HasKey(qn, key) {
+				p.Bad(qn, "%s needs %s", sec, key)
+			}
+		}
+		if q.serviceURL == "" || q.queue == "" {
+			return
+		}
+		id := strings.TrimRight(q.serviceURL, "/") + "/" + q.queue
+		if seen[id] {
+			p.Bad(yamlconf.ValueOf(qn, "queue"), "%s: the queue %s is watched twice", sec, id)
+			return
+		}
+		seen[id] = true
+		p.cfg.serve.azureQueues = append(p.cfg.serve.azureQueues, q)
+	})
+}
+
+// storageQueuePattern is Azure's rule for queue names.
+var storageQueuePattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
+
+// isLoopbackHost reports whether host names this machine.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (p *configParser) queueURL(v *yaml.Node, key string) string {

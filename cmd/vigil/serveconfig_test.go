@@ -112,9 +112,9 @@ func TestServeConfigErrors(t *testing.T) {
 
 		// watch
 		{"watch not a mapping", "watch: [" + q + "]\n",
-			[]string{`1:8: watch must be a mapping of aws`}},
+			[]string{`1:8: watch must be a mapping of aws, azure`}},
 		{"watch unknown provider", "watch:\n  gcp: []\n",
-			[]string{`2:3: unknown key "gcp" in watch (known: aws)`}},
+			[]string{`2:3: unknown key "gcp" in watch (known: aws, azure)`}},
 		{"watch.aws not a list", "watch:\n  aws: {queue_url: " + q + "}\n",
 			[]string{`2:8: watch.aws must be a list of queues, e.g. - {queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/vigil-events}`}},
 		{"queue without queue_url", "watch:\n  aws:\n    - {dead_letter_url: " + q + "-dlq}\n",
@@ -133,6 +133,22 @@ func TestServeConfigErrors(t *testing.T) {
 			[]string{`3:102: watch.aws[1].visibility_timeout 500ms: want whole seconds from 1s to 12h`}},
 		{"queue watched twice", "watch:\n  aws:\n    - {queue_url: " + q + "}\n    - {queue_url: " + q + "}\n",
 			[]string{`4:19: watch.aws[2]: the queue ` + q + ` is watched twice`}},
+
+		// watch.azure
+		{"watch.azure not a list", "watch:\n  azure: {queue: vigil-events}\n",
+			[]string{`2:10: watch.azure must be a list of queues, e.g. - {queue_service_url: https://vigilevents.queue.core.windows.net, queue: vigil-events}`}},
+		{"azure queue without url and name", "watch:\n  azure:\n    - {poison_queue: vigil-events-poison}\n",
+			[]string{`3:7: watch.azure[1] needs queue_service_url`, `3:7: watch.azure[1] needs queue`}},
+		{"azure queue url over plain http", "watch:\n  azure:\n    - {queue_service_url: \"http://vigilevents.queue.core.windows.net\", queue: vigil-events}\n",
+			[]string{`3:27: watch.azure[1].queue_service_url "http://vigilevents.queue.core.windows.net": plain http is allowed only to a loopback host (Azurite)`}},
+		{"azure queue url with a SAS", "watch:\n  azure:\n    - {queue_service_url: \"https://vigilevents.queue.core.windows.net?sig=abc\", queue: vigil-events}\n",
+			[]string{`3:27: watch.azure[1].queue_service_url: no query string (a SAS token is a secret; use account_key_env or the scanning identity)`}},
+		{"bad azure queue name", "watch:\n  azure:\n    - {queue_service_url: \"https://vigilevents.queue.core.windows.net\", queue: Vigil_Events}\n",
+			[]string{`3:80: watch.azure[1].queue "Vigil_Events": a queue name is 3 to 63 lower-case letters, digits and single hyphens`}},
+		{"azure account key in the file", "watch:\n  azure:\n    - {queue_service_url: \"https://vigilevents.queue.core.windows.net\", queue: vigil-events, account_key: abc}\n",
+			[]string{`3:107: watch.azure[1].account_key: keys are not read from the config file; set account_key_env to the name of an environment variable holding it`}},
+		{"azure queue watched twice", "watch:\n  azure:\n    - {queue_service_url: \"https://a.queue.core.windows.net\", queue: evs}\n    - {queue_service_url: \"https://a.queue.core.windows.net/\", queue: evs}\n",
+			[]string{`4:71: watch.azure[2]: the queue https://a.queue.core.windows.net/evs is watched twice`}},
 
 		// channels
 		{"channels not a mapping", "channels: [ops]\n",
