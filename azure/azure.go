@@ -65,6 +65,13 @@ type Options struct {
 	// Transport replaces the HTTP client of every SDK client (tests: the
 	// in-memory estate of package azuretest).
 	Transport policy.Transporter
+	// BlobDataPlane, if set, reads blob containers (with their public
+	// access level) and the blob service's delete retention from each
+	// storage account's Blob service (the data plane) rather than through
+	// ARM, and the container-private and blob-soft-delete fixes change
+	// them there; see BlobPlane. Nil: storage is read and fixed through
+	// ARM alone.
+	BlobDataPlane *BlobPlane
 	// Logger receives debug and warning logs (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -131,6 +138,9 @@ func New(opts Options) (*Collector, error) {
 		if r <= 0 {
 			return nil, vigil.Errorf(vigil.EINVALID, "rate for azure service %s must be positive, got %v", s, r)
 		}
+	}
+	if err := checkBlobPlane(opts.BlobDataPlane); err != nil {
+		return nil, err
 	}
 	insecure := false
 	if opts.Endpoint != "" {

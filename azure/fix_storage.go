@@ -2,12 +2,18 @@ package azure
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
+	blobctr "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	blobsvc "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/fix"
@@ -235,7 +241,9 @@ func orNone(s string) string {
 // blobSoftDelete turns on the blob service's delete retention policy for
 // param days (1–365, default 7). The blob service PUT carries only
 // deleteRetentionPolicy: ARM leaves the properties a PUT of the blob
-// service omits as they are. Undo puts the previous policy back.
+// service omits as they are. With the Blob data plane on, Set Blob Service
+// Properties carries the policy instead. Undo puts the previous policy
+// back.
 type blobSoftDelete struct{ fixAction }
 
 // retentionDays reads the days parameter.
@@ -271,6 +279,9 @@ func (a *blobSoftDelete) Plan(ctx context.Context, t fix.Target) (*fix.Plan, err
 	days, err := retentionDays(t.Params)
 	if err != nil {
 		return nil, err
+	}
+	if id, err := parseTarget(t.Resource); err == nil && a.f.scan.blobFor(id.Name) {
+		return a.planData(ctx, t, days)
 	}
 	id, err := parseTarget(t.Resource)
 	if err != nil {
@@ -308,6 +319,9 @@ func (a *blobSoftDelete) Apply(ctx context.Context, t fix.Target, p *fix.Plan, r
 	if err != nil {
 		return err
 	}
+	if dataPlanned(p) {
+		return a.setData(ctx, t.Resource, body, rec)
+	}
 	return a.put(ctx, t.Resource, body, rec)
 }
 
@@ -315,6 +329,9 @@ func (a *blobSoftDelete) Undo(ctx context.Context, t fix.Target, before map[stri
 	prev, ok := before["deleteRetentionPolicy"].(map[string]any)
 	if !ok {
 		return vigil.Errorf(vigil.EINVALID, "the fix recorded no previous deleteRetentionPolicy to restore")
+	}
+	if id, err := parseTarget(t.Resource); err == nil && a.f.scan.blobFor(id.Name) {
+		return a.setData(ctx, t.Resource, map[string]any{"deleteRetentionPolicy": prev}, rec)
 	}
 	return a.put(ctx, t.Resource, map[string]any{"properties": map[string]any{"deleteRetentionPolicy": prev}}, rec)
 }
@@ -339,7 +356,9 @@ func (a *blobSoftDelete) put(ctx context.Context, r vigil.Resource, body map[str
 }
 
 // containerPrivate sets a blob container's public access level to None
-// with a PATCH of the container. Undo restores the previous level.
+// with a PATCH of the container, or on the Blob data plane with Set
+// Container ACL (see fix_blob in this file). Undo restores the previous
+// level.
 type containerPrivate struct{ fixAction }
 
 // containerTarget returns the resource group, account and container names
@@ -363,6 +382,9 @@ func (a *containerPrivate) Plan(ctx context.Context, t fix.Target) (*fix.Plan, e
 	sub, rg, acct, name, err := containerTarget(t.Resource)
 	if err != nil {
 		return nil, err
+	}
+	if a.f.scan.blobFor(acct) {
+		return a.planData(ctx, t, sub, rg, acct, name)
 	}
 	fac, err := a.f.storageFactory(ctx, sub)
 	if err != nil {
@@ -391,6 +413,9 @@ func (a *containerPrivate) Apply(ctx context.Context, t fix.Target, p *fix.Plan,
 	if err != nil {
 		return err
 	}
+	if dataPlanned(p) {
+		return a.applyData(ctx, t.Resource, p.Calls[0].Input, body, rec)
+	}
 	return a.patch(ctx, t.Resource, body, rec)
 }
 
@@ -398,6 +423,9 @@ func (a *containerPrivate) Undo(ctx context.Context, t fix.Target, before map[st
 	prev, ok := before["publicAccess"].(string)
 	if !ok || prev == "" {
 		return vigil.Errorf(vigil.EINVALID, "the fix recorded no previous publicAccess to restore")
+	}
+	if _, _, acct, _, err := containerTarget(t.Resource); err == nil && a.f.scan.blobFor(acct) {
+		return a.undoData(ctx, t.Resource, prev, rec)
 	}
 	return a.patch(ctx, t.Resource, map[string]any{"properties": map[string]any{"publicAccess": prev}}, rec)
 }
@@ -422,3 +450,256 @@ func (a *containerPrivate) patch(ctx context.Context, r vigil.Resource, body map
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// Blob data plane (Options.BlobDataPlane): the container-private and
+// blob-soft-delete actions change the Blob service itself. Their plans
+// record each data-plane call as method, url (no query but the operation's
+// restype/comp: never a SAS) and a JSON rendering of the XML body.
+
+// blobDataPlane reports whether the Fixer's collector reads and fixes
+// blobs on the data plane.
+func (f *Fixer) blobDataPlane() bool { return f.scan.blobEnabled() }
+
+// dataPlanned reports whether a plan's first call is a data-plane call.
+func dataPlanned(p *fix.Plan) bool {
+	if p == nil || len(p.Calls) == 0 {
+		return false
+	}
+	_, ok := p.Calls[0].Input["url"]
+	return ok
+}
+
+// dataCall is the recorded input of one data-plane call.
+func dataCall(method, u string, body map[string]any) map[string]any {
+	return map[string]any{"method": method, "url": u, "body": body}
+}
+
+// blobClient returns a Blob service client of storage account rg/name in
+// sub for a fix: the remediation credential (checked against the
+// subscription first) unless a shared key is configured.
+func (f *Fixer) blobClient(ctx context.Context, sub, rg, name string) (*blobsvc.Client, string, error) {
+	if !f.blobDataPlane() {
+		return nil, "", vigil.Errorf(vigil.EINVALID, "the fix plan calls the blob data plane, which is not configured")
+	}
+	fac, err := f.storageFactory(ctx, sub)
+	if err != nil {
+		return nil, "", err
+	}
+	resp, err := fac.NewAccountsClient().GetProperties(ctx, rg, name, nil)
+	if err != nil {
+		return nil, "", &vigil.Error{Code: classify(err), Message: opStorageAccountsRead, Err: errorf(err)}
+	}
+	return f.scan.blobClient(sub, resp.Account, f.cred)
+}
+
+// dataFail wraps a failed data-plane call of a fix with its classified
+// code and the operation.
+func dataFail(op, u string, err error) error {
+	return &vigil.Error{Code: blobCode(err), Message: op, Err: dataErr(u, err)}
+}
+
+// dataErr is a failed data-plane write, classified; recorded in the fix's
+// calls, so it carries the service's error code and status only.
+func dataErr(u string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &vigil.Error{Code: blobCode(err), Message: "blob service " + u, Err: errors.New(blobMessage(err))}
+}
+
+// blobPerms are the permissions of the data-plane actions.
+var (
+	containerPrivateDataPerms = []string{opSubscriptionRead, opStorageAccountsRead, opContainersGetACL, opContainersSetACL}
+	blobSoftDeleteDataPerms   = []string{opSubscriptionRead, opStorageAccountsRead, opBlobServicesRead, opBlobServicesWrite}
+)
+
+// Permissions are the ARM operations, or with the data plane on the RBAC
+// actions of Get and Set Container ACL (and the account read that finds
+// the blob endpoint); both when the data plane serves some accounts only.
+func (a *containerPrivate) Permissions() []string {
+	return a.f.planePerms(a.perms, containerPrivateDataPerms)
+}
+
+// planePerms returns the permissions of an action that runs on ARM (arm)
+// or on the data plane (data), as configured.
+func (f *Fixer) planePerms(arm, data []string) []string {
+	switch {
+	case !f.blobDataPlane():
+		return arm
+	case len(f.scan.opts.BlobDataPlane.Accounts) == 0:
+		return data
+	}
+	out := append([]string(nil), arm...)
+	for _, p := range data {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// planData reads the container's ACL: its public access level and its
+// stored access policies, which Set Container ACL replaces as a whole and
+// the plan therefore sends back unchanged.
+func (a *containerPrivate) planData(ctx context.Context, t fix.Target, sub, rg, acct, name string) (*fix.Plan, error) {
+	cl, u, err := a.f.blobClient(ctx, sub, rg, acct)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := cl.NewContainerClient(name).GetAccessPolicy(ctx, nil)
+	if err != nil {
+		return nil, dataFail(opContainersGetACL, u, err)
+	}
+	cur := dataAccess(pol.BlobPublicAccess)
+	before := map[string]any{"publicAccess": cur}
+	if cur == string(armstorage.PublicAccessNone) {
+		return &fix.Plan{NoOp: true, Before: before, Steps: []string{"container " + name + " of storage account " + acct + " is already private"}}, nil
+	}
+	ids := signedIdentifiers(pol.SignedIdentifiers)
+	body := map[string]any{"publicAccess": string(armstorage.PublicAccessNone), "signedIdentifiers": ids}
+	return &fix.Plan{Before: before,
+		Steps: []string{fmt.Sprintf("set the public access level of container %s of storage account %s to None (now %s) on the Blob service, keeping its %d stored access policies: anonymous readers of its blobs get 404 from now on",
+			name, acct, cur, len(ids))},
+		Calls: []vigil.FixCall{{Operation: opContainersSetACL, Input: dataCall("PUT", ctrACLURL(u, name), body)}}}, nil
+}
+
+// ctrACLURL is the Set Container ACL URL of a container.
+func ctrACLURL(svc, name string) string {
+	return svc + "/" + url.PathEscape(name) + "?restype=container&comp=acl"
+}
+
+// applyData makes the container private. The stored access policies are
+// read again: if they changed since the plan, sending the planned ones
+// would undo someone's change, so the fix stops with ECONFLICT.
+func (a *containerPrivate) applyData(ctx context.Context, r vigil.Resource, input, body map[string]any, rec *fix.Recorder) error {
+	sub, rg, acct, name, err := containerTarget(r)
+	if err != nil {
+		return err
+	}
+	cl, u, err := a.f.blobClient(ctx, sub, rg, acct)
+	if err != nil {
+		return err
+	}
+	cc := cl.NewContainerClient(name)
+	pol, err := cc.GetAccessPolicy(ctx, nil)
+	if err != nil {
+		return dataFail(opContainersGetACL, u, err)
+	}
+	planned, _ := json.Marshal(body["signedIdentifiers"])
+	now, _ := json.Marshal(signedIdentifiers(pol.SignedIdentifiers))
+	if string(planned) != string(now) {
+		return vigil.Errorf(vigil.ECONFLICT, "the stored access policies of container %s of storage account %s changed since the plan: plan the fix again", name, acct)
+	}
+	return rec.Do(opContainersSetACL, input, func() error {
+		_, err := cc.SetAccessPolicy(ctx, &blobctr.SetAccessPolicyOptions{ContainerACL: pol.SignedIdentifiers})
+		return dataErr(u, err)
+	})
+}
+
+// undoData restores the previous public access level, keeping the stored
+// access policies the container has now.
+func (a *containerPrivate) undoData(ctx context.Context, r vigil.Resource, prev string, rec *fix.Recorder) error {
+	access, err := dataAccessType(prev)
+	if err != nil {
+		return err
+	}
+	sub, rg, acct, name, err := containerTarget(r)
+	if err != nil {
+		return err
+	}
+	cl, u, err := a.f.blobClient(ctx, sub, rg, acct)
+	if err != nil {
+		return err
+	}
+	cc := cl.NewContainerClient(name)
+	pol, err := cc.GetAccessPolicy(ctx, nil)
+	if err != nil {
+		return dataFail(opContainersGetACL, u, err)
+	}
+	body := map[string]any{"publicAccess": prev, "signedIdentifiers": signedIdentifiers(pol.SignedIdentifiers)}
+	return rec.Do(opContainersSetACL, dataCall("PUT", ctrACLURL(u, name), body), func() error {
+		_, err := cc.SetAccessPolicy(ctx, &blobctr.SetAccessPolicyOptions{Access: access, ContainerACL: pol.SignedIdentifiers})
+		return dataErr(u, err)
+	})
+}
+
+// Permissions are the ARM operations, or with the data plane on those of
+// Get and Set Blob Service Properties (the same names) and the account
+// read that finds the blob endpoint.
+func (a *blobSoftDelete) Permissions() []string {
+	return a.f.planePerms(a.perms, blobSoftDeleteDataPerms)
+}
+
+// svcPropsURL is the Set Blob Service Properties URL of a blob service.
+func svcPropsURL(svc string) string { return svc + "/?restype=service&comp=properties" }
+
+// planData reads the delete retention policy from the Blob service. Set
+// Blob Service Properties leaves the settings it does not carry as they
+// are, so the body holds the policy alone.
+func (a *blobSoftDelete) planData(ctx context.Context, t fix.Target, days int) (*fix.Plan, error) {
+	id, err := parseTarget(t.Resource)
+	if err != nil {
+		return nil, err
+	}
+	cl, u, err := a.f.blobClient(ctx, id.SubscriptionID, id.ResourceGroupName, id.Name)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cl.GetProperties(ctx, nil)
+	if err != nil {
+		return nil, dataFail(opBlobServicesRead, u, err)
+	}
+	p := resp.DeleteRetentionPolicy
+	cur := map[string]any{"enabled": false}
+	if p != nil {
+		cur["enabled"] = boolOr(p.Enabled, false)
+		if p.Days != nil {
+			cur["days"] = int(*p.Days)
+		}
+		if p.AllowPermanentDelete != nil {
+			cur["allowPermanentDelete"] = *p.AllowPermanentDelete
+		}
+	}
+	// The same before-state as the ARM path: either plane can undo it.
+	before := map[string]any{"deleteRetentionPolicy": cur}
+	if cur["enabled"] == true {
+		return &fix.Plan{NoOp: true, Before: before,
+			Steps: []string{fmt.Sprintf("blob soft delete is already on for storage account %s (%v days)", t.Resource.Name, cur["days"])}}, nil
+	}
+	body := map[string]any{"deleteRetentionPolicy": map[string]any{"enabled": true, "days": days}}
+	return &fix.Plan{Before: before,
+		Steps: []string{fmt.Sprintf("turn on soft delete for blobs of storage account %s on the Blob service, keeping deleted blobs and snapshots %d days (billed as stored data meanwhile)", t.Resource.Name, days)},
+		Calls: []vigil.FixCall{{Operation: opBlobServicesWrite, Input: dataCall("PUT", svcPropsURL(u), body)}}}, nil
+}
+
+// setData sends body's deleteRetentionPolicy with Set Blob Service
+// Properties. A disabled policy goes without days, which the service
+// accepts only for an enabled one.
+func (a *blobSoftDelete) setData(ctx context.Context, r vigil.Resource, body map[string]any, rec *fix.Recorder) error {
+	var pol armstorage.DeleteRetentionPolicy
+	if err := fromJSON(body["deleteRetentionPolicy"], &pol); err != nil || pol.Enabled == nil {
+		return vigil.Errorf(vigil.EINVALID, "blob service body: no valid deleteRetentionPolicy")
+	}
+	rp := &blobsvc.RetentionPolicy{Enabled: pol.Enabled}
+	sent := map[string]any{"enabled": *pol.Enabled}
+	if *pol.Enabled {
+		rp.Days = pol.Days
+		sent["days"] = int(deref(pol.Days))
+	}
+	if boolOr(pol.AllowPermanentDelete, false) {
+		rp.AllowPermanentDelete = pol.AllowPermanentDelete
+		sent["allowPermanentDelete"] = true
+	}
+	id, err := parseTarget(r)
+	if err != nil {
+		return err
+	}
+	cl, u, err := a.f.blobClient(ctx, id.SubscriptionID, id.ResourceGroupName, id.Name)
+	if err != nil {
+		return err
+	}
+	return rec.Do(opBlobServicesWrite, dataCall("PUT", svcPropsURL(u), map[string]any{"deleteRetentionPolicy": sent}), func() error {
+		_, err := cl.SetProperties(ctx, &blobsvc.SetPropertiesOptions{DeleteRetentionPolicy: rp})
+		return dataErr(u, err)
+	})
+}

@@ -58,6 +58,16 @@ func collectStorage(ctx context.Context, t *task) error {
 			if !hasBlobService(*a) {
 				continue
 			}
+			if t.c.blobFor(deref(a.Name)) {
+				if err := t.listContainersData(ctx, *a); err != nil {
+					var stop stopError
+					if errors.As(err, &stop) || ctx.Err() != nil {
+						return err
+					}
+					t.blobListFailed(TypeStorageContainer, opContainersRead, err)
+				}
+				continue
+			}
 			if err := t.listContainers(ctx, f, *a); err != nil {
 				var stop stopError
 				if errors.As(err, &stop) || ctx.Err() != nil {
@@ -95,7 +105,22 @@ func (t *task) storageAccount(ctx context.Context, f *armstorage.ClientFactory, 
 		t.propErr(&r, "blob_service", opBlobServicesRead, err)
 		return r
 	}
-	r.Properties["blob_service"] = blobServiceProps(resp.BlobServiceProperties)
+	bs := blobServiceProps(resp.BlobServiceProperties)
+	if t.c.blobFor(deref(a.Name)) {
+		// The Blob service's own properties hold the delete retention
+		// policy only; container delete retention, versioning, change
+		// feed and restore policy exist in ARM alone (Azurite has none of
+		// them either), so those keep ARM's values.
+		dr, err := t.blobDeleteRetention(ctx, a)
+		if err != nil {
+			if ctx.Err() == nil {
+				t.blobPropErr(&r, "blob_service", opBlobServicesRead, err)
+			}
+			return r
+		}
+		bs["delete_retention"] = dr
+	}
+	r.Properties["blob_service"] = bs
 	return r
 }
 
@@ -273,25 +298,40 @@ func (t *task) listContainers(ctx context.Context, f *armstorage.ClientFactory, 
 	return nil
 }
 
-// containerResource builds the azure.storage.container resource; it lives
-// in its account's location.
+// containerResource builds the azure.storage.container resource from ARM's
+// container properties.
 func containerResource(a armstorage.Account, id, name string, p *armstorage.ContainerProperties) vigil.Resource {
 	cp := deref(p)
 	access := string(deref(cp.PublicAccess))
 	if access == "" {
 		access = string(armstorage.PublicAccessNone)
 	}
+	return containerDoc(a, id, name, containerState{access: access, immutability: boolOr(cp.HasImmutabilityPolicy, false),
+		legalHold: boolOr(cp.HasLegalHold, false), deleted: boolOr(cp.Deleted, false), modified: cp.LastModifiedTime})
+}
+
+// containerState is what either plane says of a container, normalized:
+// access is ARM's public access level (None, Blob, Container).
+type containerState struct {
+	access                           string
+	immutability, legalHold, deleted bool
+	modified                         *time.Time
+}
+
+// containerDoc builds the azure.storage.container resource, the same from
+// ARM and from the Blob service; it lives in its account's location.
+func containerDoc(a armstorage.Account, id, name string, s containerState) vigil.Resource {
 	return vigil.Resource{
 		UID: id, Type: TypeStorageContainer, Name: name, Region: deref(a.Location),
 		Properties: map[string]any{
 			"resource_group":          resourceGroupOf(id),
 			"account_id":              deref(a.ID),
 			"account_name":            deref(a.Name),
-			"public_access":           access,
-			"has_immutability_policy": boolOr(cp.HasImmutabilityPolicy, false),
-			"has_legal_hold":          boolOr(cp.HasLegalHold, false),
-			"deleted":                 boolOr(cp.Deleted, false),
-			"last_modified":           timeString(cp.LastModifiedTime),
+			"public_access":           s.access,
+			"has_immutability_policy": s.immutability,
+			"has_legal_hold":          s.legalHold,
+			"deleted":                 s.deleted,
+			"last_modified":           timeString(s.modified),
 		},
 	}
 }
@@ -314,6 +354,9 @@ func getStorage(ctx context.Context, t *task, id *arm.ResourceID) (vigil.Resourc
 	case "storageaccounts":
 		return t.storageAccount(ctx, f, resp.Account), nil
 	case "storageaccounts/blobservices/containers":
+		if t.c.blobFor(acctID.Name) {
+			return t.getContainerData(ctx, resp.Account, id.Name)
+		}
 		c, err := f.NewBlobContainersClient().Get(ctx, id.ResourceGroupName, acctID.Name, id.Name, nil)
 		if err != nil {
 			return vigil.Resource{}, withOp(opContainersRead, err)
