@@ -13,9 +13,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -34,23 +36,56 @@ type Estate struct {
 	// PageSize is how many items a listing returns per page (default 50).
 	PageSize int
 
-	mu         sync.Mutex
+	// mu guards the models; namespace files take mu.Lock to write them.
+	mu         estateLock
 	subs       map[string]*armsubscriptions.Subscription
 	accounts   map[string]*armstorage.Account
 	blobSvc    map[string]*armstorage.BlobServiceProperties // by account id
 	containers map[string]*armstorage.BlobContainer
 	nsgs       map[string]*armnetwork.SecurityGroup
-	faults     []*Fault
-	calls      map[string]int
-	requests   []Request
-	servers    map[string]*subServers // by subscription id
-	subsTr     *subfake.ServerFactoryTransport
+	// callMu guards faults, calls and requests, which every request
+	// writes: under mu, each request would exclude the others and
+	// invalidate the key index.
+	callMu   sync.Mutex
+	faults   []*Fault
+	calls    map[string]int
+	requests []Request
+	servers  map[string]*subServers // by subscription id
+	subsTr   *subfake.ServerFactoryTransport
 	// tables hold the models of registered namespaces, by table name.
 	tables map[string]any
 	// extServers are registered namespaces' transports, by
 	// "subscription|namespace".
 	extServers map[string]policy.Transporter
+	// owned are the estate's own tables (the fields above and those of
+	// tables), the only maps list indexes; mu guards it, idxMu index.
+	owned map[unsafe.Pointer]bool
+	idxMu sync.Mutex
+	index map[unsafe.Pointer]sortedKeys
 }
+
+// estateLock is a read-write mutex whose every exclusive Lock counts as a
+// write: namespace files write tables directly under Lock, so the count is
+// how list knows that a table's sorted keys may be stale.
+type estateLock struct {
+	sync.RWMutex
+	writes uint64
+}
+
+// Lock locks for writing and counts the write.
+func (l *estateLock) Lock() {
+	l.RWMutex.Lock()
+	l.writes++
+}
+
+// sortedKeys are a table's keys, sorted, as of the write count writes.
+type sortedKeys struct {
+	writes uint64
+	keys   []string
+}
+
+// mapID is the identity of a map: the pointer its value holds.
+func mapID(m any) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
 
 // Namespace is a provider namespace served by a file of this package of
 // its own (compute.go, sql.go, …), so that adding one never edits the
@@ -89,14 +124,21 @@ func RegisterNamespace(name string, n *Namespace) {
 // "sql.servers"), made on first use. Read and write it with Put, Get and
 // List, which take the estate's lock.
 func Table[T any](e *Estate, name string) map[string]*T {
+	e.mu.RLock()
+	t, ok := e.tables[name]
+	e.mu.RUnlock()
+	if ok {
+		return t.(map[string]*T)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if t, ok := e.tables[name]; ok {
 		return t.(map[string]*T)
 	}
-	t := map[string]*T{}
-	e.tables[name] = t
-	return t
+	nt := map[string]*T{}
+	e.tables[name] = nt
+	e.owned[mapID(nt)] = true
+	return nt
 }
 
 // Put stores a copy of v under id in a table.
@@ -169,12 +211,17 @@ type Request struct {
 
 // New returns an empty estate.
 func New() *Estate {
-	return &Estate{
+	e := &Estate{
 		subs: map[string]*armsubscriptions.Subscription{}, accounts: map[string]*armstorage.Account{},
 		blobSvc: map[string]*armstorage.BlobServiceProperties{}, containers: map[string]*armstorage.BlobContainer{},
 		nsgs: map[string]*armnetwork.SecurityGroup{}, calls: map[string]int{}, servers: map[string]*subServers{},
 		tables: map[string]any{}, extServers: map[string]policy.Transporter{},
+		owned: map[unsafe.Pointer]bool{}, index: map[unsafe.Pointer]sortedKeys{},
 	}
+	for _, m := range []any{e.subs, e.accounts, e.blobSvc, e.containers, e.nsgs} {
+		e.owned[mapID(m)] = true
+	}
+	return e
 }
 
 // Fixture is the JSON document Load reads: lists of ARM GET response bodies
@@ -350,8 +397,8 @@ func (e *Estate) Container(id string) (armstorage.BlobContainer, bool) {
 func (e *Estate) SecurityGroup(id string) (armnetwork.SecurityGroup, bool) { return get(e, e.nsgs, id) }
 
 func get[T any](e *Estate, m map[string]*T, id string) (T, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	v, ok := m[key(id)]
 	if !ok {
 		var zero T
@@ -362,23 +409,23 @@ func get[T any](e *Estate, m map[string]*T, id string) (T, bool) {
 
 // Inject adds a fault; faults are matched in the order added.
 func (e *Estate) Inject(f Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.callMu.Lock()
+	defer e.callMu.Unlock()
 	e.faults = append(e.faults, &f)
 }
 
 // Calls returns how many HTTP requests the estate received for an SDK
 // operation ("AccountsClient.NewListPager"), faults included.
 func (e *Estate) Calls(api string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.callMu.Lock()
+	defer e.callMu.Unlock()
 	return e.calls[api]
 }
 
 // Requests returns the writes received, in order.
 func (e *Estate) Requests() []Request {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.callMu.Lock()
+	defer e.callMu.Unlock()
 	return append([]Request(nil), e.requests...)
 }
 
@@ -399,14 +446,14 @@ func (tr transport) Do(req *http.Request) (*http.Response, error) {
 			body, _ = io.ReadAll(req.Body)
 			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		e.mu.Lock()
+		e.callMu.Lock()
 		e.requests = append(e.requests, Request{Method: req.Method, Path: req.URL.Path, API: api, Body: string(body)})
-		e.mu.Unlock()
+		e.callMu.Unlock()
 	}
-	e.mu.Lock()
+	e.callMu.Lock()
 	e.calls[api]++
 	fault := e.match(req, api)
-	e.mu.Unlock()
+	e.callMu.Unlock()
 	if fault != nil {
 		resp := errorResponse(req, fault.Status, fault.Code, fault.Message, fault.RetryAfter)
 		if fault.RetryAfterMS != "" {
@@ -444,17 +491,17 @@ func (tr transport) Do(req *http.Request) (*http.Response, error) {
 // registeredTransport returns a registered namespace's transport for a
 // subscription, nil when the estate has no such subscription.
 func (e *Estate) registeredTransport(sub, ns string, n *Namespace) policy.Transporter {
-	e.mu.Lock()
+	e.mu.RLock()
 	k := key(sub)
 	if _, ok := e.subs[k]; !ok {
-		e.mu.Unlock()
+		e.mu.RUnlock()
 		return nil
 	}
 	if tr, ok := e.extServers[k+"|"+ns]; ok {
-		e.mu.Unlock()
+		e.mu.RUnlock()
 		return tr
 	}
-	e.mu.Unlock()
+	e.mu.RUnlock()
 	// Built outside the lock: a namespace's builder may read the estate.
 	tr := n.Transport(e, k)
 	e.mu.Lock()
@@ -467,7 +514,7 @@ func (e *Estate) registeredTransport(sub, ns string, n *Namespace) policy.Transp
 }
 
 // match returns the first fault matching the request and consumes one of
-// its hits; e.mu is held.
+// its hits; e.callMu is held.
 func (e *Estate) match(req *http.Request, api string) *Fault {
 	path := strings.ToLower(req.URL.Path)
 	for _, f := range e.faults {
@@ -512,22 +559,37 @@ func route(path string) (sub, ns string) {
 			return sub, strings.ToLower(parts[i+1])
 		}
 	}
+	if len(parts) >= 3 && strings.EqualFold(parts[0], "subscriptions") && strings.EqualFold(parts[2], "resourcegroups") {
+		// Resource groups themselves have no provider segment:
+		// Microsoft.Resources serves them (resources.go).
+		return sub, "microsoft.resources"
+	}
 	return sub, ""
 }
 
 // serversFor returns the subscription's fake transports, nil when the
 // estate has no such subscription.
 func (e *Estate) serversFor(sub string) *subServers {
+	k := key(sub)
+	e.mu.RLock()
+	_, known := e.subs[k]
+	s, ok := e.servers[k]
+	e.mu.RUnlock()
+	if !known {
+		return nil
+	}
+	if ok {
+		return s
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	k := key(sub)
 	if _, ok := e.subs[k]; !ok {
 		return nil
 	}
 	if s, ok := e.servers[k]; ok {
 		return s
 	}
-	s := &subServers{
+	s = &subServers{
 		storage: storfake.NewServerFactoryTransport(e.storageServer(k)),
 		network: netfake.NewServerFactoryTransport(e.networkServer(k)),
 	}
@@ -536,6 +598,12 @@ func (e *Estate) serversFor(sub string) *subServers {
 }
 
 func (e *Estate) subscriptionsTransport() *subfake.ServerFactoryTransport {
+	e.mu.RLock()
+	tr := e.subsTr
+	e.mu.RUnlock()
+	if tr != nil {
+		return tr
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.subsTr == nil {
@@ -546,21 +614,56 @@ func (e *Estate) subscriptionsTransport() *subfake.ServerFactoryTransport {
 
 // list returns copies of the values of m under the subscription whose ids
 // start with prefix (lowercased), sorted by id; e.mu is not held.
+//
+// The keys of the estate's tables are kept sorted (rebuilt after a write),
+// so that a listing costs a binary search and its own items: the
+// per-parent listings of a scan (containers of each account, keys of each
+// vault, extensions of each VM, …) made every listing a scan of the whole
+// table, 420ms of CPU over a scan of the 10,266-resource estate of
+// internal/bench's BenchmarkAzureScan. Read locks let listings and gets
+// clone in parallel; under one mutex they queued behind each other's JSON
+// round trips.
 func list[T any](e *Estate, m map[string]*T, prefix string) []*T {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
-		}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	keys := e.sortedKeys(m)
+	lo := sort.SearchStrings(keys, prefix)
+	hi := lo
+	for hi < len(keys) && strings.HasPrefix(keys[hi], prefix) {
+		hi++
 	}
-	sort.Strings(keys)
-	out := make([]*T, 0, len(keys))
-	for _, k := range keys {
+	out := make([]*T, 0, hi-lo)
+	for _, k := range keys[lo:hi] {
 		out = append(out, clone(m[k]))
 	}
 	return out
+}
+
+// sortedKeys returns the keys of m, sorted, from the index when no write
+// happened since it was built; e.mu is read-locked. Maps the estate does
+// not own are never indexed: one could reuse a dropped map's address.
+func (e *Estate) sortedKeys(m any) []string {
+	id := mapID(m)
+	writes := e.mu.writes
+	owned := e.owned[id]
+	e.idxMu.Lock()
+	ix, ok := e.index[id]
+	e.idxMu.Unlock()
+	if ok && ix.writes == writes {
+		return ix.keys
+	}
+	v := reflect.ValueOf(m)
+	keys := make([]string, 0, v.Len())
+	for it := v.MapRange(); it.Next(); {
+		keys = append(keys, it.Key().String())
+	}
+	sort.Strings(keys)
+	if owned {
+		e.idxMu.Lock()
+		e.index[id] = sortedKeys{writes: writes, keys: keys}
+		e.idxMu.Unlock()
+	}
+	return keys
 }
 
 // chunks splits items into pages of the estate's page size; an empty
