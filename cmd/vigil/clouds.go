@@ -19,7 +19,16 @@ import (
 type azureFlags struct {
 	providers, subscriptions []string
 	cloud, endpoint          string
+	// The Blob data plane: containers' public access and blob soft
+	// delete read (and fixed) on each account's Blob service.
+	blobDataPlane             bool
+	blobEndpoint, blobKeyAcct string
+	blobAccounts              []string
 }
+
+// blobKeyEnv holds the shared key of --azure-blob-shared-key-account: a key
+// is a secret, never a flag (flags show in the process list).
+const blobKeyEnv = "VIGIL_AZURE_BLOB_KEY"
 
 // register adds the flags; withScope adds --provider and --subscriptions,
 // which only the commands that scan take.
@@ -31,6 +40,32 @@ func (f *azureFlags) register(fl *pflag.FlagSet, withScope bool) {
 	fl.StringVar(&f.cloud, "azure-cloud", "public", "Azure cloud: public, usgov or china")
 	fl.StringVar(&f.endpoint, "azure-endpoint", os.Getenv("VIGIL_AZURE_ENDPOINT"),
 		"send all Azure Resource Manager calls to this URL (Azure Stack, an emulator; plain http only to loopback) (env VIGIL_AZURE_ENDPOINT)")
+	fl.BoolVar(&f.blobDataPlane, "azure-blob-data-plane", false,
+		"read blob containers' public access and blob soft delete from each storage account's Blob service (Entra ID), and fix them there")
+	fl.StringVar(&f.blobEndpoint, "azure-blob-endpoint", os.Getenv("VIGIL_AZURE_BLOB_ENDPOINT"),
+		"Blob service URL for every account, {account} standing for its name (Azurite: http://127.0.0.1:10000/devstoreaccount1); implies --azure-blob-data-plane (env VIGIL_AZURE_BLOB_ENDPOINT)")
+	fl.StringVar(&f.blobKeyAcct, "azure-blob-shared-key-account", "",
+		"sign Blob data-plane calls with this storage account's shared key, read from env "+blobKeyEnv+" (Azurite: devstoreaccount1)")
+	fl.StringSliceVar(&f.blobAccounts, "azure-blob-accounts", nil, "only these storage accounts use the Blob data plane (default: all, with the data plane on)")
+}
+
+// blobPlane is the data-plane option of the flags; nil when off.
+func (f azureFlags) blobPlane() (*azurecol.BlobPlane, error) {
+	if !f.blobDataPlane && f.blobEndpoint == "" {
+		if f.blobKeyAcct != "" || len(f.blobAccounts) > 0 {
+			return nil, vigil.Errorf(vigil.EINVALID, "--azure-blob-shared-key-account and --azure-blob-accounts need --azure-blob-data-plane or --azure-blob-endpoint")
+		}
+		return nil, nil
+	}
+	p := &azurecol.BlobPlane{Endpoint: f.blobEndpoint, Accounts: splitList(f.blobAccounts)}
+	if f.blobKeyAcct != "" {
+		key := os.Getenv(blobKeyEnv)
+		if key == "" {
+			return nil, vigil.Errorf(vigil.EINVALID, "--azure-blob-shared-key-account %s: set the key in the environment variable %s", f.blobKeyAcct, blobKeyEnv)
+		}
+		p.SharedKey = &azurecol.SharedKey{Account: f.blobKeyAcct, Key: key}
+	}
+	return p, nil
 }
 
 // azureCollector builds the scanning Azure collector: its credential is
@@ -38,8 +73,13 @@ func (f *azureFlags) register(fl *pflag.FlagSet, withScope bool) {
 // identity, Azure CLI), or azureCredential and azureTransport when the demo
 // or a test serves an emulated estate.
 func (a *app) azureCollector(f azureFlags, concurrency int) (*azurecol.Collector, error) {
+	plane, err := f.blobPlane()
+	if err != nil {
+		return nil, err
+	}
 	return azurecol.New(azurecol.Options{Cloud: f.cloud, Endpoint: f.endpoint, Subscriptions: splitList(f.subscriptions),
-		Concurrency: concurrency, Credential: a.azureCredential, Transport: a.azureTransport, Logger: a.logger()})
+		Concurrency: concurrency, Credential: a.azureCredential, Transport: a.azureTransport, Logger: a.logger(),
+		BlobDataPlane: plane})
 }
 
 // azureRemediationCredential returns the credential of remediation.azure,

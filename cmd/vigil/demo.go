@@ -14,7 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/spf13/cobra"
 
+	blobctr "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	blobsvc "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+
 	"github.com/vigilsec/vigil/azure/azuretest"
+	"github.com/vigilsec/vigil/internal/azurite"
 	"github.com/vigilsec/vigil/internal/demo"
 	"github.com/vigilsec/vigil/internal/moto"
 )
@@ -72,8 +76,18 @@ given.`,
 			}
 			a.azureTransport, a.azureCredential = est.Transport(), &azfake.TokenCredential{}
 			fmt.Fprintln(a.stderr, "Azure: serving an emulated subscription in memory through the Azure SDK's fake transports (no Azure account is used)…")
+			azf := azureFlags{providers: []string{"aws", "azure"}, cloud: "public"}
+			if blob, err := demoBlobService(ctx); err != nil {
+				fmt.Fprintf(a.stderr, "Azure: no Blob data plane (%v); the containers come from the emulated ARM estate.\n", err)
+			} else {
+				defer blob.Stop()
+				_ = os.Setenv(blobKeyEnv, azurite.Key)
+				azf.blobEndpoint, azf.blobKeyAcct, azf.blobAccounts = blob.BlobURL, azurite.Account, []string{demoBlobAccount}
+				fmt.Fprintf(a.stderr, "Azure: storage account %s's Blob service is Azurite (the Azure Storage emulator) at %s, with a public container and a public-read one…\n",
+					demoBlobAccount, blob.BlobURL)
+			}
 			fmt.Fprintf(a.stderr, "Scanning (AWS endpoint %s, database %s)…\n\n", srv.URL, a.dbPath)
-			err = a.scan(ctx, scanFlags{azure: azureFlags{providers: []string{"aws", "azure"}, cloud: "public"}, endpoint: srv.URL, regions: demo.Regions,
+			err = a.scan(ctx, scanFlags{azure: azf, endpoint: srv.URL, regions: demo.Regions,
 				format: format, progress: "auto", concurrency: 16})
 			if keep {
 				fmt.Fprintf(a.stderr, "\nDatabase kept at %s; try: vigil --db %s inventory\n", a.dbPath, a.dbPath)
@@ -84,6 +98,36 @@ given.`,
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo database for `vigil inventory` and `vigil history`")
 	cmd.Flags().StringVar(&format, "format", "table", "output format")
 	return cmd
+}
+
+// demoBlobAccount is the demo storage account whose Blob service Azurite
+// plays.
+const demoBlobAccount = "contosolegacy"
+
+// demoBlobService starts Azurite and gives it demoBlobAccount's containers
+// as the emulated ARM estate has them: one public, one public-read.
+func demoBlobService(ctx context.Context) (*azurite.Server, error) {
+	s, err := azurite.Start()
+	if err != nil {
+		return nil, err
+	}
+	cred, err := blobsvc.NewSharedKeyCredential(azurite.Account, azurite.Key)
+	if err == nil {
+		var svc *blobsvc.Client
+		if svc, err = blobsvc.NewClientWithSharedKeyCredential(s.BlobURL+"/", cred, nil); err == nil {
+			for name, access := range map[string]blobctr.PublicAccessType{
+				"public-assets": blobctr.PublicAccessTypeContainer, "logs": blobctr.PublicAccessTypeBlob} {
+				if _, err = svc.CreateContainer(ctx, name, &blobctr.CreateOptions{Access: &access}); err != nil {
+					break
+				}
+			}
+		}
+	}
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("seed azurite: %w", err)
+	}
+	return s, nil
 }
 
 func demoConfig(ctx context.Context, endpoint string) (aws.Config, error) {
