@@ -377,6 +377,22 @@ func (p *configParser) autofix(n *yaml.Node) {
 // regionPattern is the shape of an AWS region name.
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 
+// azureRegionPattern is the shape of an Azure region name: westeurope,
+// eastus2, uksouth, centralindia; every one names a direction.
+var azureRegionPattern = regexp.MustCompile(`^[a-z]*(east|west|north|south|central)[a-z]*[0-9]?$`)
+
+// isRegion reports whether s names an AWS or Azure region, or "global".
+func isRegion(s string) bool {
+	return s == "global" || regionPattern.MatchString(s) || azureRegionPattern.MatchString(s)
+}
+
+// isCloudAccount reports whether s is an AWS account id or an Azure
+// subscription id.
+func isCloudAccount(s string) bool { return isAccountID(s) || guidPattern.MatchString(s) }
+
+// notAccount is the message for an id that is neither.
+const notAccount = "is not a 12-digit AWS account id nor an Azure subscription id"
+
 func (p *configParser) rule(n *yaml.Node, i int) (fix.Rule, bool) {
 	var r fix.Rule
 	sec := fmt.Sprintf("autofix.rules[%d]", i)
@@ -398,17 +414,19 @@ func (p *configParser) rule(n *yaml.Node, i int) (fix.Rule, bool) {
 		"accounts": func(v *yaml.Node) {
 			list, _ := p.StrList(v, sec+".accounts")
 			for j, a := range list {
-				if !isAccountID(a) {
-					p.Bad(v.Content[j], "%s.accounts: %q is not a 12-digit AWS account id", sec, a)
+				if !isCloudAccount(a) {
+					p.Bad(v.Content[j], "%s.accounts: %q "+notAccount, sec, a)
 				}
+				// Subscription ids compare as ARM reports them: lower case.
+				list[j] = strings.ToLower(a)
 			}
 			r.Accounts = list
 		},
 		"regions": func(v *yaml.Node) {
 			list, _ := p.StrList(v, sec+".regions")
 			for j, reg := range list {
-				if !regionPattern.MatchString(reg) && reg != "global" {
-					p.Bad(v.Content[j], "%s.regions: %q is not a region name such as us-east-1", sec, reg)
+				if !isRegion(reg) {
+					p.Bad(v.Content[j], "%s.regions: %q is not a region name such as us-east-1 or westeurope", sec, reg)
 				}
 			}
 			r.Regions = list

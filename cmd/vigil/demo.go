@@ -95,7 +95,7 @@ given.`,
 			return err
 		},
 	}
-	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo database for `vigil inventory` and `vigil history`")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo database for vigil inventory and vigil history")
 	cmd.Flags().StringVar(&format, "format", "table", "output format")
 	return cmd
 }

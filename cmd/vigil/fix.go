@@ -47,7 +47,7 @@ var (
 // errNoRemediation is why `vigil fix --yes`, `vigil fix undo` and Always
 // Fix refuse to run without remediation credentials.
 var errNoRemediation = vigil.Errorf(vigil.EINVALID, "no remediation credentials: Vigil scans with read-only credentials and never changes anything with them; "+
-	"set remediation in the config file (--config) or pass --fix-profile or --fix-role-arn (see docs/fixes.md)")
+	"set remediation in the config file (--config; remediation.azure for Azure) or pass --fix-profile or --fix-role-arn (see docs/fixes.md)")
 
 func (a *app) fixCmd() *cobra.Command {
 	var f fixFlags
@@ -304,11 +304,11 @@ func (a *app) fix(ctx context.Context, f fixFlags, args []string) error {
 	if bulk && f.action != "" {
 		return vigil.Errorf(vigil.EINVALID, "--action applies to one finding; several are fixed with their check's own action")
 	}
-	if f.account != "" && !isAccountID(f.account) && !guidPattern.MatchString(f.account) {
-		return vigil.Errorf(vigil.EINVALID, "--account: %q is not a 12-digit AWS account id nor an Azure subscription id", f.account)
+	if f.account != "" && !isCloudAccount(f.account) {
+		return vigil.Errorf(vigil.EINVALID, "--account: %q "+notAccount, f.account)
 	}
-	if f.region != "" && !regionPattern.MatchString(f.region) && f.region != "global" {
-		return vigil.Errorf(vigil.EINVALID, "--region: %q is not a region name such as us-east-1", f.region)
+	if f.region != "" && !isRegion(f.region) {
+		return vigil.Errorf(vigil.EINVALID, "--region: %q is not a region name such as us-east-1 or westeurope", f.region)
 	}
 	params, err := parseParams(f.params)
 	if err != nil {

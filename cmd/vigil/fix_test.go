@@ -150,7 +150,7 @@ func TestFixNow(t *testing.T) {
 	// --yes without remediation credentials is refused, and changes nothing.
 	code, out, stderr = runCLI(t, "--db", db, "fix", finding, "--yes", "--endpoint-url", emulator.URL)
 	want := "vigil: no remediation credentials: Vigil scans with read-only credentials and never changes anything with them; " +
-		"set remediation in the config file (--config) or pass --fix-profile or --fix-role-arn (see docs/fixes.md)\n"
+		"set remediation in the config file (--config; remediation.azure for Azure) or pass --fix-profile or --fix-role-arn (see docs/fixes.md)\n"
 	if code != 2 || stderr != want || out != "" {
 		t.Errorf("--yes without remediation: exit %d, out %q, stderr:\n%s", code, out, stderr)
 	}
@@ -382,15 +382,15 @@ func TestFixBadInput(t *testing.T) {
 			"vigil: --account and --region select findings of --check; they do not go with one finding"},
 		{"action with several", []string{"fix", "--check", publicCheck, "--action", "aws.s3.block-public-access"}, 2,
 			"vigil: --action applies to one finding; several are fixed with their check's own action"},
-		{"bad account", []string{"fix", "--check", publicCheck, "--account", "12345"}, 2, `vigil: --account: "12345" is not a 12-digit AWS account id`},
-		{"bad region", []string{"fix", "--check", publicCheck, "--region", "mars"}, 2, `vigil: --region: "mars" is not a region name such as us-east-1`},
+		{"bad account", []string{"fix", "--check", publicCheck, "--account", "12345"}, 2, `vigil: --account: "12345" is not a 12-digit AWS account id nor an Azure subscription id`},
+		{"bad region", []string{"fix", "--check", publicCheck, "--region", "mars"}, 2, `vigil: --region: "mars" is not a region name such as us-east-1 or westeurope`},
 		{"bad param", []string{"fix", "--check", publicCheck, "--param", "days"}, 2, `vigil: --param "days": want key=value, e.g. unused_days=90`},
 		{"unknown check", []string{"fix", "--check", "aws-s3-nope"}, 2, "vigil: unknown check id aws-s3-nope (see `vigil checks list`)"},
 		{"check without fix", []string{"fix", "--check", "aws-s3-bucket-mfa-delete-enabled"}, 2,
 			"vigil: check aws-s3-bucket-mfa-delete-enabled has no fix action (pick one with --action; see `vigil fix actions`)"},
 		{"unknown action", []string{"fix", "f-0123456789", "--action", "aws.s3.nope"}, 2, "vigil: --action: no fix action aws.s3.nope (see `vigil fix actions`)"},
 		{"yes without remediation", []string{"fix", "f-0123456789", "--yes"}, 2, "vigil: no remediation credentials: Vigil scans with read-only credentials and never changes anything with them; " +
-			"set remediation in the config file (--config) or pass --fix-profile or --fix-role-arn (see docs/fixes.md)"},
+			"set remediation in the config file (--config; remediation.azure for Azure) or pass --fix-profile or --fix-role-arn (see docs/fixes.md)"},
 		{"bad role arn", []string{"fix", "f-0123456789", "--fix-role-arn", "VigilFixer"}, 2,
 			`vigil: --fix-role-arn "VigilFixer": want arn:aws:iam::ACCOUNT:role/NAME (ACCOUNT may be {account}, the finding's account)`},
 		{"external id without role", []string{"fix", "f-0123456789", "--fix-external-id", "x"}, 2, "vigil: --fix-external-id needs --fix-role-arn"},

@@ -128,9 +128,10 @@ func (p *configParser) schedules(n *yaml.Node) {
 					return
 				}
 				for j, a := range list {
-					if !isAccountID(a) {
-						p.Bad(v.Content[j], "%s.accounts: %q is not a 12-digit AWS account id", sec, a)
+					if !isCloudAccount(a) {
+						p.Bad(v.Content[j], "%s.accounts: %q "+notAccount, sec, a)
 					}
+					list[j] = strings.ToLower(a)
 				}
 				s.Accounts = list
 			},

@@ -106,7 +106,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"neither cron nor every", "schedules:\n  - {name: never}\n",
 			[]string{`2:5: schedules[1] needs cron ("0 3 * * *") or every (6h)`}},
 		{"bad schedule account", "schedules:\n  - {name: prod, every: 1h, accounts: [\"123456789012\", \"12345\"]}\n",
-			[]string{`2:56: schedules[1].accounts: "12345" is not a 12-digit AWS account id`}},
+			[]string{`2:56: schedules[1].accounts: "12345" is not a 12-digit AWS account id nor an Azure subscription id`}},
 		{"schedule unknown key", "schedules:\n  - {name: prod, every: 1h, region: us-east-1}\n",
 			[]string{`2:29: unknown key "region" in schedules[1] (known: accounts, cron, every, name)`}},
 
