@@ -20,7 +20,7 @@ test: deps ## Run every test: unit, golden fixtures, store conformance, and inte
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-bench: deps ## Print benchmark figures: demo-account scan, CEL evaluations/s, store writes/s, policies analyzed/s, event→alert/fix latency of vigil serve
+bench: deps ## Print benchmark figures: demo-account scan, 10k-resource Azure scan, CEL evaluations/s, store writes/s, policies analyzed/s, event→alert/fix latency of vigil serve
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./internal/bench/ ./sqlite/
 	$(GO) test -run '^$$' -bench BenchmarkServeEvents -benchtime 1x -timeout 20m ./cmd/vigil/
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./iampolicy/
