@@ -459,6 +459,7 @@ func (f *Fixer) resourceGroupExists(ctx context.Context, sub, rg string) (bool, 
 	if err != nil {
 		return false, err
 	}
+	defer func() { _ = resp.Body.Close() }()
 	if runtime.HasStatusCode(resp, http.StatusOK) {
 		return true, nil
 	}

@@ -45,34 +45,52 @@ var exposures = map[string]exposure{
 	"azure-network-nsg-no-internet-udp":  {protocols: map[string]bool{"udp": true, "*": true}},
 }
 
-// offends reports whether a rule is an inbound Allow from the Internet on
-// one of the exposure's ports.
-func (x exposure) offends(r *armnetwork.SecurityRule) bool {
-	if r == nil || r.Properties == nil {
-		return false
-	}
-	p := r.Properties
-	if deref(p.Direction) != armnetwork.SecurityRuleDirectionInbound || deref(p.Access) != armnetwork.SecurityRuleAccessAllow ||
-		!x.protocols[strings.ToLower(string(deref(p.Protocol)))] {
-		return false
-	}
-	doc := ruleProps(r).doc
-	if !doc["source_is_internet"].(bool) {
-		return false
-	}
-	ranges := doc["destination_port_ranges"].([]any)
-	if x.ports == nil {
-		return len(ranges) > 0
-	}
-	for _, port := range x.ports {
-		for _, pr := range ranges {
-			m := pr.(map[string]any)
-			if m["from"].(int) <= port && port <= m["to"].(int) {
-				return true
+// exposes reports whether a rule, as collected (internet_ports), lets the
+// Internet in on one of the exposure's protocols and ports.
+func (x exposure) exposes(doc map[string]any) bool {
+	open := doc["internet_ports"].(map[string][]any)
+	for _, proto := range netProtocols {
+		if !x.protocols[proto] {
+			continue
+		}
+		if x.ports == nil && len(open[proto]) > 0 {
+			return true
+		}
+		for _, port := range x.ports {
+			for _, pr := range open[proto] {
+				m := pr.(map[string]any)
+				if m["from"].(int) <= port && port <= m["to"].(int) {
+					return true
+				}
 			}
 		}
 	}
 	return false
+}
+
+// offending returns the rules that must go for the NSG to stop exposing
+// the ports: the rules that let the Internet in now and, once those are
+// gone, the ones they shadowed, until none is left. A rule that a Deny
+// shadows stays: it lets nothing in.
+func (x exposure) offending(rules []*armnetwork.SecurityRule) []*armnetwork.SecurityRule {
+	var out []*armnetwork.SecurityRule
+	remaining := rules
+	for {
+		sorted, docs := ruleDocs(remaining)
+		var hit []*armnetwork.SecurityRule
+		var kept []*armnetwork.SecurityRule
+		for i, r := range sorted {
+			if x.exposes(docs[i].(map[string]any)) {
+				hit = append(hit, r)
+			} else {
+				kept = append(kept, r)
+			}
+		}
+		if len(hit) == 0 {
+			return out
+		}
+		out, remaining = append(out, hit...), kept
+	}
 }
 
 // nsgRestrictRule deletes (mode delete, the default) or narrows (mode
@@ -188,13 +206,12 @@ func (a *nsgRestrictRule) Plan(ctx context.Context, t fix.Target) (*fix.Plan, er
 	var offending []*armnetwork.SecurityRule
 	named := false
 	for _, r := range deref(resp.Properties).SecurityRules {
-		if params.rule != "" {
-			if r == nil || !strings.EqualFold(deref(r.Name), params.rule) {
-				continue
-			}
+		if params.rule != "" && r != nil && strings.EqualFold(deref(r.Name), params.rule) {
 			named = true
 		}
-		if x.offends(r) {
+	}
+	for _, r := range x.offending(deref(resp.Properties).SecurityRules) {
+		if params.rule == "" || strings.EqualFold(deref(r.Name), params.rule) {
 			offending = append(offending, r)
 		}
 	}

@@ -57,20 +57,7 @@ func collectNetwork(ctx context.Context, t *task) error {
 // nsgResource builds the azure.network.nsg resource.
 func nsgResource(g armnetwork.SecurityGroup) vigil.Resource {
 	p := deref(g.Properties)
-	rules := make([]any, 0, len(p.SecurityRules))
-	sorted := append([]*armnetwork.SecurityRule(nil), p.SecurityRules...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		a, b := ruleProps(sorted[i]), ruleProps(sorted[j])
-		if a.direction != b.direction {
-			return a.direction < b.direction
-		}
-		return a.priority < b.priority
-	})
-	for _, r := range sorted {
-		if r != nil {
-			rules = append(rules, ruleProps(r).doc)
-		}
-	}
+	_, rules := ruleDocs(p.SecurityRules)
 	ids := func(n int, get func(i int) *string) []any {
 		var out []any
 		for i := range n {
@@ -105,6 +92,37 @@ func nsgResource(g armnetwork.SecurityGroup) vigil.Resource {
 			}),
 		},
 	}
+}
+
+// ruleDocs normalizes an NSG's rules in the order Azure applies them
+// (direction, then priority) with their internet_ports; the rules are
+// returned in the same order.
+func ruleDocs(in []*armnetwork.SecurityRule) ([]*armnetwork.SecurityRule, []any) {
+	sorted := make([]*armnetwork.SecurityRule, 0, len(in))
+	norm := make([]rule, 0, len(in))
+	for _, r := range in {
+		if r != nil {
+			sorted, norm = append(sorted, r), append(norm, ruleProps(r))
+		}
+	}
+	idx := make([]int, len(sorted))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := norm[idx[i]], norm[idx[j]]
+		if a.direction != b.direction {
+			return a.direction < b.direction
+		}
+		return a.priority < b.priority
+	})
+	rules := make([]*armnetwork.SecurityRule, len(idx))
+	docs := make([]any, len(idx))
+	for i, k := range idx {
+		rules[i], docs[i] = sorted[k], norm[k].doc
+	}
+	setInternetPorts(docs)
+	return rules, docs
 }
 
 // rule is one normalized security rule with its sort keys.
