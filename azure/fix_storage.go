@@ -37,7 +37,7 @@ func init() {
 	fixActions = append(fixActions,
 		setting("azure.storage.disallow-blob-public-access", "disallow anonymous (public) blob access on the storage account",
 			"allowBlobPublicAccess", func(p armstorage.AccountProperties) (any, any) {
-				return boolOr(p.AllowBlobPublicAccess, false), false
+				return boolOr(p.AllowBlobPublicAccess, true), false // null permits anonymous access, as the collector says
 			}, func(name string, _ any) []string {
 				return []string{"set allowBlobPublicAccess to false on storage account " + name +
 					": every container's anonymous access stops at once, whatever its public access level"}

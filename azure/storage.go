@@ -140,8 +140,11 @@ func storageAccountProps(a armstorage.Account, rg string) map[string]any {
 		"minimum_tls_version": string(deref(p.MinimumTLSVersion)),
 		// "The default value is null, which is equivalent to true."
 		"allow_shared_key_access": boolOr(p.AllowSharedKeyAccess, true),
-		// "The default interpretation is false for this property."
-		"allow_blob_public_access": boolOr(p.AllowBlobPublicAccess, false),
+		// Unset (null) on accounts created before November 2023, which
+		// Microsoft documents as permitting anonymous access ("either null
+		// or true"); newer accounts carry an explicit false. The API's
+		// "default interpretation is false" describes new accounts only.
+		"allow_blob_public_access": boolOr(p.AllowBlobPublicAccess, true),
 		// "The default interpretation is false for new accounts."
 		"allow_cross_tenant_replication":  boolOr(p.AllowCrossTenantReplication, false),
 		"default_to_oauth_authentication": boolOr(p.DefaultToOAuthAuthentication, false),

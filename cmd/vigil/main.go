@@ -117,7 +117,7 @@ func (a *app) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vigil",
 		Short: "Vigil keeps watch over your cloud accounts",
-		Long: "Vigil inventories your AWS accounts, keeps every resource's configuration history,\n" +
+		Long: "Vigil inventories your AWS accounts and Azure subscriptions, keeps every resource's configuration history,\n" +
 			"checks it against security best practices and compliance frameworks, and reports findings.",
 		SilenceUsage:  true,
 		SilenceErrors: true,

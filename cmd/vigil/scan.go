@@ -37,13 +37,17 @@ func (a *app) scanCmd() *cobra.Command {
 	var f scanFlags
 	cmd := &cobra.Command{
 		Use:   "scan",
-		Short: "Collect AWS resources, evaluate checks and report findings",
-		Long: `Scan collects every resource of the selected AWS accounts, regions and services,
-stores the inventory and its history, evaluates the checks and prints the findings.
+		Short: "Collect AWS and Azure resources, evaluate checks and report findings",
+		Long: `Scan collects every resource of the selected AWS accounts, regions and services
+(and, with --provider azure, Azure subscriptions), stores the inventory and its
+history, evaluates the checks and prints the findings.
 
-Credentials come from the standard AWS chain (environment, shared config and
+AWS credentials come from the standard AWS chain (environment, shared config and
 credentials files, SSO, container and instance roles). Use read-only credentials:
 the AWS managed policies SecurityAudit and ViewOnlyAccess cover every read Vigil makes.
+Azure credentials come from azidentity's default chain (environment, workload
+identity, managed identity, Azure CLI); the role deploy/azure/vigil-reader-role.json
+(or the built-in Reader) covers every read.
 
 A read that fails (access denied, throttled, service not enabled) is listed in
 the summary, and every check that needs that data reports error, never pass.
@@ -52,7 +56,8 @@ Exit codes: 0 done, 1 error, 2 bad usage, 3 a finding at or above --fail-on.`,
 		Example: `  vigil scan
   vigil scan --profile prod --regions eu-west-1,us-east-1 --severity high
   vigil scan --profile audit --role-arn arn:aws:iam::111122223333:role/VigilRead,arn:aws:iam::444455556666:role/VigilRead
-  vigil scan --format json --output findings.json --fail-on high`,
+  vigil scan --format json --output findings.json --fail-on high
+  vigil scan --provider aws,azure --subscriptions 9f0c2b7e-4d61-4a8e-b3a5-2c7d1e6f8a90`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.scan(cmd.Context(), f) },
 	}
