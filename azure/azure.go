@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -30,6 +29,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/internal/localsrv"
 )
 
 // Options configure the Azure collector. The zero value scans every
@@ -149,7 +149,7 @@ func New(opts Options) (*Collector, error) {
 			return nil, vigil.Errorf(vigil.EINVALID, "invalid azure endpoint %q (want an http(s) URL such as https://management.example.com)", opts.Endpoint)
 		}
 		if u.Scheme == "http" {
-			if !isLoopback(u.Hostname()) {
+			if !localsrv.IsLoopback(u.Hostname()) {
 				return nil, vigil.Errorf(vigil.EINVALID,
 					"azure endpoint %q: plain HTTP would send credentials in clear text; it is allowed only for a loopback host (localhost, 127.0.0.1, ::1)", opts.Endpoint)
 			}
@@ -192,15 +192,6 @@ func New(opts Options) (*Collector, error) {
 	}
 	c.cred = markedCredential{c.cred}
 	return c, nil
-}
-
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // APICalls returns how many HTTP requests (attempts, retries included) the

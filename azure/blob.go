@@ -16,6 +16,7 @@ import (
 	blobsvc "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/internal/localsrv"
 )
 
 // Data-plane operations of the Blob service that have no ARM twin, as named
@@ -119,7 +120,7 @@ func blobServiceURL(raw, what string) (clean string, loopback bool, err error) {
 	case strings.Contains(strings.Trim(u.Path, "/"), "/"):
 		return "", false, bad("path must be empty or the account name")
 	}
-	loopback = sqLoopback(u.Hostname())
+	loopback = localsrv.IsLoopback(u.Hostname())
 	if u.Scheme == "http" && !loopback {
 		return "", false, bad("plain http would send credentials in clear text; it is allowed only to a loopback host")
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/internal/localsrv"
 )
 
 // Storage Queue limits and the defaults Vigil picks within them.
@@ -236,20 +236,11 @@ func sqServiceURL(raw string) (clean string, loopback bool, err error) {
 	if strings.Contains(path, "/") {
 		return "", false, bad("path must be empty or the account name")
 	}
-	loopback = sqLoopback(u.Hostname())
+	loopback = localsrv.IsLoopback(u.Hostname())
 	if u.Scheme == "http" && !loopback {
 		return "", false, bad("plain http is allowed only to a loopback host")
 	}
 	return shown, loopback, nil
-}
-
-// sqLoopback reports whether host is localhost or a loopback address.
-func sqLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // sqName validates a queue name.

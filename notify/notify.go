@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -32,6 +31,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil"
+	"github.com/vigilsec/vigil/internal/localsrv"
 	"github.com/vigilsec/vigil/notify/alerttext"
 	"github.com/vigilsec/vigil/smtp"
 )
@@ -219,21 +219,13 @@ func parseURL(raw string, plainOK bool) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !plainOK && !isLoopback(u.Hostname()) {
+		if !plainOK && !localsrv.IsLoopback(u.Hostname()) {
 			return nil, fmt.Errorf("http://%s… is not encrypted: want https", u.Host)
 		}
 	default:
 		return nil, fmt.Errorf("scheme %q: want https", u.Scheme)
 	}
 	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // reservedHeaders are the webhook headers Vigil sets itself: a configured

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/azure/azuretest"
+	"github.com/vigilsec/vigil/internal/localsrv"
 )
 
 // TestFixNowAzure: Fix Now on an Azure finding plans with the scanning
@@ -50,7 +51,7 @@ func TestFixNowAzure(t *testing.T) {
 	setPublic(true)
 	db := t.TempDir() + "/vigil.db"
 	cli := func(args ...string) (int, string, string) {
-		var out, errOut syncBuffer
+		var out, errOut localsrv.Buffer
 		code := runApp(context.Background(), azureApp(est, &out, &errOut), append([]string{"--db", db}, args...))
 		return code, out.String(), errOut.String()
 	}

@@ -6,10 +6,10 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/vigilsec/vigil"
 	azurecol "github.com/vigilsec/vigil/azure"
+	"github.com/vigilsec/vigil/internal/localsrv"
 	"github.com/vigilsec/vigil/watch"
 )
 
@@ -40,18 +40,10 @@ func (d *daemon) azureWatcher(ctx context.Context, qc azureQueueConfig, workers 
 	for i, s := range subs {
 		ids[i] = strings.ToLower(s.ID)
 	}
-	return watch.New(watch.Options{
-		Queue:    storageQueue{q},
-		Decode:   d.decodeAzure,
-		Read:     azureReader{d},
-		Evaluate: d.evaluate,
-		Store:    d.store,
-		After:    d.after,
-		Accounts: ids,
-		Workers:  workers,
-		Observe:  func(o watch.Outcome, lag time.Duration) { d.metrics.Handled(string(o), lag) },
-		Logger:   d.log.With("queue", where),
-	})
+	sq := queueAdapter[azurecol.QueueMessage]{q: q, message: func(m azurecol.QueueMessage) watch.Message {
+		return watch.Message{ID: m.ID, Body: []byte(m.Body), Receives: m.Received}
+	}}
+	return d.newWatcher(sq, d.decodeAzure, azureReader{d}, ids, workers, where)
 }
 
 // storageAccountName is the account of a queue service URL: the first
@@ -62,39 +54,12 @@ func storageAccountName(serviceURL string) string {
 	if err != nil {
 		return ""
 	}
-	if isLoopbackHost(u.Hostname()) {
+	if localsrv.IsLoopback(u.Hostname()) {
 		seg, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
 		return seg
 	}
 	label, _, _ := strings.Cut(u.Hostname(), ".")
 	return label
-}
-
-// storageQueue is an azurecol.EventQueue as a watch.Queue.
-type storageQueue struct{ q *azurecol.EventQueue }
-
-func (s storageQueue) Receive(ctx context.Context) ([]watch.Message, error) {
-	ms, err := s.q.Receive(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]watch.Message, len(ms))
-	for i, m := range ms {
-		out[i] = watch.Message{ID: m.ID, Body: []byte(m.Body), Receives: m.Received, Ref: m}
-	}
-	return out, nil
-}
-
-func (s storageQueue) Delete(ctx context.Context, m watch.Message) error {
-	return s.q.Delete(ctx, m.Ref.(azurecol.QueueMessage))
-}
-
-func (s storageQueue) Release(ctx context.Context, m watch.Message) error {
-	return s.q.Release(ctx, m.Ref.(azurecol.QueueMessage))
-}
-
-func (s storageQueue) MoveAside(ctx context.Context, m watch.Message, reason string) error {
-	return s.q.MoveAside(ctx, m.Ref.(azurecol.QueueMessage), reason)
 }
 
 // decodeAzure decodes an Event Grid event and maps it to the resources it

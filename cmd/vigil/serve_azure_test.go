@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/azure/azuretest"
+	"github.com/vigilsec/vigil/internal/localsrv"
 	"github.com/vigilsec/vigil/internal/testenv"
 )
 
@@ -32,27 +32,9 @@ const (
 	azEventQueue = "vigil-events"
 )
 
-// syncBuffer is an io.Writer the daemon's goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // azureApp is the CLI wired to the in-memory ARM estate through the SDK's
 // fake transport, with separate (fake) scanning and remediation tokens.
-func azureApp(est *azuretest.Estate, stdout, stderr *syncBuffer) *app {
+func azureApp(est *azuretest.Estate, stdout, stderr *localsrv.Buffer) *app {
 	return &app{stdout: stdout, stderr: stderr, azureTransport: est.Transport(),
 		azureCredential: &azfake.TokenCredential{}, azureFixCredential: &azfake.TokenCredential{}}
 }
@@ -133,16 +115,16 @@ autofix:
 	azArgs := []string{"--provider", "azure", "--subscriptions", azSub, "--checks", azBlobCheck}
 
 	// The inventory before: anonymous access is off.
-	var out, errOut syncBuffer
+	var out, errOut localsrv.Buffer
 	if code := runApp(context.Background(), azureApp(est, &out, &errOut), append([]string{"--db", db, "scan"}, azArgs...)); code != 0 {
 		t.Fatalf("scan: exit %d: %s", code, errOut.String())
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var serveErr syncBuffer
+	var serveErr localsrv.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- runApp(ctx, azureApp(est, &syncBuffer{}, &serveErr), append([]string{"--db", db, "--config", cfg, "--log-level", "info",
+		done <- runApp(ctx, azureApp(est, &localsrv.Buffer{}, &serveErr), append([]string{"--db", db, "--config", cfg, "--log-level", "info",
 			"serve", "--listen", "127.0.0.1:0", "--retry-base", "200ms"}, azArgs...))
 	}()
 	defer func() {

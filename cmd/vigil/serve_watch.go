@@ -27,45 +27,68 @@ func (d *daemon) watcher(ctx context.Context, qc queueConfig, workers int) (*wat
 	for i, a := range awsAccts {
 		ids[i] = a.ID
 	}
-	return watch.New(watch.Options{
-		Queue:    sqsQueue{q},
-		Decode:   d.decode,
-		Read:     awsReader{d},
-		Evaluate: d.evaluate,
-		Store:    d.store,
-		After:    d.after,
-		Accounts: ids,
-		Workers:  workers,
-		Observe:  func(o watch.Outcome, lag time.Duration) { d.metrics.Handled(string(o), lag) },
-		Logger:   d.log.With("queue", qc.url),
-	})
+	sqs := queueAdapter[awscol.Message]{q: q, message: func(m awscol.Message) watch.Message {
+		return watch.Message{ID: m.ID, Body: []byte(m.Body), Receives: m.Received}
+	}}
+	return d.newWatcher(sqs, d.decode, awsReader{d}, ids, workers, qc.url)
 }
 
-// sqsQueue is an awscol.EventQueue as a watch.Queue.
-type sqsQueue struct{ q *awscol.EventQueue }
+// eventQueue is what the clouds' queue consumers share (awscol.EventQueue
+// of SQS, azurecol.EventQueue of Storage Queues), M being their message.
+type eventQueue[M any] interface {
+	Receive(ctx context.Context) ([]M, error)
+	Delete(ctx context.Context, m M) error
+	Release(ctx context.Context, m M) error
+	MoveAside(ctx context.Context, m M, reason string) error
+}
 
-func (s sqsQueue) Receive(ctx context.Context) ([]watch.Message, error) {
-	ms, err := s.q.Receive(ctx)
+// queueAdapter is an eventQueue as a watch.Queue; message says what a
+// received message is to the watcher, and the message itself is its Ref.
+type queueAdapter[M any] struct {
+	q       eventQueue[M]
+	message func(M) watch.Message
+}
+
+func (a queueAdapter[M]) Receive(ctx context.Context) ([]watch.Message, error) {
+	ms, err := a.q.Receive(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]watch.Message, len(ms))
 	for i, m := range ms {
-		out[i] = watch.Message{ID: m.ID, Body: []byte(m.Body), Receives: m.Received, Ref: m}
+		out[i] = a.message(m)
+		out[i].Ref = m
 	}
 	return out, nil
 }
 
-func (s sqsQueue) Delete(ctx context.Context, m watch.Message) error {
-	return s.q.Delete(ctx, m.Ref.(awscol.Message))
+func (a queueAdapter[M]) Delete(ctx context.Context, m watch.Message) error {
+	return a.q.Delete(ctx, m.Ref.(M))
 }
 
-func (s sqsQueue) Release(ctx context.Context, m watch.Message) error {
-	return s.q.Release(ctx, m.Ref.(awscol.Message))
+func (a queueAdapter[M]) Release(ctx context.Context, m watch.Message) error {
+	return a.q.Release(ctx, m.Ref.(M))
 }
 
-func (s sqsQueue) MoveAside(ctx context.Context, m watch.Message, reason string) error {
-	return s.q.MoveAside(ctx, m.Ref.(awscol.Message), reason)
+func (a queueAdapter[M]) MoveAside(ctx context.Context, m watch.Message, reason string) error {
+	return a.q.MoveAside(ctx, m.Ref.(M), reason)
+}
+
+// newWatcher is a watch.Watcher on a queue with the daemon's evaluation,
+// store, after hook and metrics: the part every cloud shares.
+func (d *daemon) newWatcher(q watch.Queue, decode watch.Decoder, read watch.Reader, accounts []string, workers int, where string) (*watch.Watcher, error) {
+	return watch.New(watch.Options{
+		Queue:    q,
+		Decode:   decode,
+		Read:     read,
+		Evaluate: d.evaluate,
+		Store:    d.store,
+		After:    d.after,
+		Accounts: accounts,
+		Workers:  workers,
+		Observe:  func(o watch.Outcome, lag time.Duration) { d.metrics.Handled(string(o), lag) },
+		Logger:   d.log.With("queue", where),
+	})
 }
 
 // decode decodes an event and keeps the targets in the scanned regions:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigilsec/vigil"
 	"github.com/vigilsec/vigil/alert"
+	"github.com/vigilsec/vigil/internal/localsrv"
 	"github.com/vigilsec/vigil/notify"
 	"github.com/vigilsec/vigil/river"
 	"github.com/vigilsec/vigil/yamlconf"
@@ -239,7 +240,7 @@ func (p *configParser) azureQueues(v *yaml.Node) {
 						p.Bad(v, "%s.queue_service_url %q: want https://ACCOUNT.queue.core.windows.net", sec, s)
 					case u.RawQuery != "":
 						p.Bad(v, "%s.queue_service_url: no query string (a SAS token is a secret; use account_key_env or the scanning identity)", sec)
-					case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+					case u.Scheme == "http" && !localsrv.IsLoopback(u.Hostname()):
 						p.Bad(v, "%s.queue_service_url %q: plain http is allowed only to a loopback host (Azurite)", sec, s)
 					}
 					q.serviceURL = s
@@ -290,15 +291,6 @@ func (p *configParser) azureQueues(v *yaml.Node) {
 
 // storageQueuePattern is Azure's rule for queue names.
 var storageQueuePattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
-
-// isLoopbackHost reports whether host names this machine.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 func (p *configParser) queueURL(v *yaml.Node, key string) string {
 	s, ok := p.Str(v, key)

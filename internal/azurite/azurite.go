@@ -7,7 +7,6 @@ package azurite
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/localsrv"
 )
 
 // The well-known development account every Azurite serves; its key is
@@ -70,7 +71,7 @@ func Start(flags ...string) (*Server, error) {
 	}
 	var addrs [3]string
 	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
+		if addrs[i], err = localsrv.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}
@@ -93,7 +94,7 @@ func Start(flags ...string) (*Server, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	var out syncBuffer
+	var out localsrv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
@@ -146,30 +147,4 @@ func answers(c *http.Client, url string) bool {
 	}
 	_ = resp.Body.Close()
 	return true
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -6,13 +6,14 @@ package moto
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
+	"strings"
+
+	"github.com/vigilsec/vigil/internal/localsrv"
 	"time"
 )
 
@@ -24,24 +25,7 @@ type Server struct {
 	// URL is the endpoint, e.g. http://127.0.0.1:40123.
 	URL string
 	cmd *exec.Cmd
-	log *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log *localsrv.Buffer
 }
 
 // Python returns the interpreter that has moto: $VIGIL_PYTHON, the repo's
@@ -78,12 +62,11 @@ func repoRoot() (string, error) {
 
 // FreePort returns a TCP port on loopback that was free a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := localsrv.FreeAddr()
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
 }
 
 // Start starts moto on a free loopback port and waits until it answers.
@@ -100,7 +83,7 @@ func Start() (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("find free port: %w", err)
 		}
-		s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), log: &syncBuffer{}}
+		s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), log: &localsrv.Buffer{}}
 		s.cmd = exec.Command(py, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 		s.cmd.Env = append(os.Environ(),
 			"MOTO_IAM_LOAD_MANAGED_POLICIES=true",

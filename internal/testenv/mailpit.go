@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigilsec/vigil/internal/localsrv"
 	"time"
 )
 
@@ -99,12 +101,11 @@ func (m *Mailpit) get(t testing.TB, path string, into any) {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := localsrv.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
+	return addr
 }
 
 // repoRoot is the directory of go.mod above the test's working directory.
